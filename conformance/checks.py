@@ -1,0 +1,71 @@
+"""Observations the suite makes of a server as a whole: alive, serving, fds, CPU.
+
+Each check fails with an AssertionError that says what was seen (and CRASHED with the log
+tail when the process is gone), so a broken server gives a FAIL with evidence.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from conformance import procfs
+from conformance.client import ClientError, connect, echo_round_trip
+from conformance.server import ServerProcess
+from conformance.waiting import wait_until
+
+RELEASE_DEADLINE = 2.0
+
+
+def assert_alive(server: ServerProcess) -> None:
+    if not server.alive:
+        raise ClientError(server.crash_report())
+
+
+def assert_still_serving(server: ServerProcess, sentinel: socket.socket) -> None:
+    """The sentinel still echoes, twice, and a newcomer is served.
+
+    Two round trips, because an event loop may answer the first in the same iteration in which
+    it then dies of the fault; the second needs an iteration after it.
+    """
+    for attempt in (b"sentinel 1", b"sentinel 2"):
+        try:
+            echo_round_trip(sentinel, attempt)
+        except ClientError as exc:
+            assert_alive(server)
+            raise ClientError(f"the sentinel connection stopped echoing: {exc}") from None
+    with connect(server.address) as newcomer:
+        echo_round_trip(newcomer, b"newcomer")
+
+
+def wait_accepted(server: ServerProcess) -> None:
+    """Until the server has accept()ed every connection the kernel completed for it."""
+    wait_until(
+        lambda: procfs.accept_queue_length(server.port) == 0,
+        RELEASE_DEADLINE,
+        "server to accept queued connections",
+        lambda: f"{procfs.accept_queue_length(server.port)} connections still queued",
+    )
+
+
+def open_fds(server: ServerProcess) -> int:
+    assert_alive(server)
+    return procfs.open_fd_count(server.pid)
+
+
+def wait_fds_back_to(server: ServerProcess, baseline: int) -> None:
+    """Until the server holds no more fds than ``baseline``, within RELEASE_DEADLINE."""
+    wait_until(
+        lambda: open_fds(server) <= baseline,
+        RELEASE_DEADLINE,
+        f"server's open fd count back at its baseline of {baseline}",
+        lambda: f"{open_fds(server)} open fds (/proc/{server.pid}/fd)",
+    )
+
+
+def cpu_share(server: ServerProcess, window: float = 1.0) -> float:
+    """Share of one core the server used over ``window`` seconds (a measurement, not a wait)."""
+    before, start = procfs.cpu_seconds(server.pid), time.monotonic()
+    time.sleep(window)
+    used = procfs.cpu_seconds(server.pid) - before
+    return used / (time.monotonic() - start)

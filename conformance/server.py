@@ -1,0 +1,261 @@
+"""Running a server under test: launch, readiness, liveness, crash evidence, teardown.
+
+Rules this module keeps:
+- A server runs in its own process group, with stdout and stderr going to a log file (never an
+  unread pipe: a chatty server would block on a full pipe and look hung).
+- Readiness is a ``LISTENING <host> <port>`` line in that log or a LISTEN socket owned by the
+  server's process group in /proc/net/tcp; never a probe connection.
+- Every server this module started is stopped (TERM, then KILL) when its owner is done, when
+  the test session ends, and, through PR_SET_PDEATHSIG, even when the kit itself is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conformance import procfs
+from conformance.waiting import DeadlineExceeded, wait_until
+
+READY_TIMEOUT = 5.0
+STOP_TIMEOUT = 2.0
+LOG_TAIL_LINES = 20
+READY_LINE = re.compile(rb"^LISTENING (\S+) (\d+)\s*$", re.MULTILINE)
+BIND_FAILURE = re.compile(rb"address already in use|EADDRINUSE", re.IGNORECASE)
+PR_SET_PDEATHSIG = 1
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGKILL)
+
+_running: set[ServerProcess] = set()
+
+
+class LaunchError(Exception):
+    """The server command did not come up: the message says what happened and what to do."""
+
+
+@dataclass(frozen=True)
+class ServerCommand:
+    """How to start one server: an argv template with ``{host}`` and ``{port}`` placeholders.
+
+    ``announces`` servers print the ready line, so they may be given port 0; others get a free
+    port picked by the harness.
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    announces: bool = False
+    python: bool = False  # a Python program: the HUP shim can be put on its PYTHONPATH
+
+    @classmethod
+    def from_template(cls, name: str, template: str) -> ServerCommand:
+        argv = tuple(shlex.split(template))
+        if not any("{port}" in arg for arg in argv):
+            raise LaunchError(
+                f"--server-cmd {template!r} has no {{port}} placeholder: write the command as "
+                "a template, e.g. 'my-server --listen {host}:{port}'"
+            )
+        python = Path(argv[0]).name.startswith("python")
+        return cls(name=name, argv=argv, python=python)
+
+    @classmethod
+    def bundled(cls, path: Path) -> ServerCommand:
+        argv = (sys.executable, str(path), "--host", "{host}", "--port", "{port}")
+        return cls(name=path.stem, argv=argv, announces=True, python=True)
+
+    def render(self, host: str, port: int) -> list[str]:
+        return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in self.argv]
+
+
+@dataclass(eq=False)
+class ServerProcess:
+    """One running instance of a ServerCommand."""
+
+    command: ServerCommand
+    log_path: Path
+    host: str = "127.0.0.1"
+    env: Mapping[str, str] = field(default_factory=dict)
+    popen: subprocess.Popen[bytes] | None = None
+    requested_port: int = 0
+    port: int = 0
+    pid: int = 0  # the process holding the listening socket: what /proc checks measure
+    signalled: bool = False  # asked to exit: its death is no crash
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def start(self, port: int | None = None, retries: int = 3) -> ServerProcess:
+        """Start and wait until ready; pick a port unless one is given or the server announces.
+
+        A bind failure on a port we picked is retried on another one: nothing reserves a port
+        between our check and the server's bind.
+        """
+        for attempt in range(retries):
+            chosen = port if port is not None else 0 if self.command.announces else None
+            try:
+                return self._start_once(chosen if chosen is not None else procfs.pick_free_port())
+            except LaunchError:
+                picked_by_us = port is None and not self.command.announces
+                if not (picked_by_us and self._bind_failed()) or attempt == retries - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self, port: int) -> ServerProcess:
+        argv = self.command.render(self.host, port)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            try:
+                self.popen = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env={**os.environ, **self.env},
+                    preexec_fn=_prepare_child,
+                )
+            except OSError as exc:
+                raise LaunchError(f"cannot run {shlex.join(argv)}: {exc}") from exc
+        _running.add(self)
+        self.requested_port, self.pid = port, self.popen.pid
+        try:
+            wait_until(self._ready, READY_TIMEOUT, "server to listen")
+        except DeadlineExceeded:
+            self.stop()
+            raise LaunchError(
+                f"server never listened within {READY_TIMEOUT:g} s: {shlex.join(argv)}\n"
+                "It must print 'LISTENING <host> <port>' or listen on the {port} it was given.\n"
+                + self.log_tail()
+            ) from None
+        except LaunchError:
+            self.stop()
+            raise
+        return self
+
+    def _ready(self) -> bool:
+        assert self.popen is not None
+        if self.popen.poll() is not None:
+            raise LaunchError(
+                f"server exited before listening ({self.exit_description()}): "
+                f"{shlex.join(self.command.render(self.host, self.requested_port))}\n"
+                + self.log_tail()
+            )
+        wanted = self.requested_port or None
+        announced = READY_LINE.search(self.log_path.read_bytes())
+        if announced:
+            said = int(announced.group(2))
+            if wanted is not None and said != wanted:
+                raise LaunchError(
+                    f"server announced port {said} but was told to listen on {wanted}\n"
+                    + self.log_tail()
+                )
+            wanted = said
+        for pid, port in procfs.listeners(self.popen.pid):
+            if wanted is None or port == wanted:
+                self.pid, self.port = pid, port
+                return True
+        return False
+
+    def _bind_failed(self) -> bool:
+        return bool(BIND_FAILURE.search(self.log_path.read_bytes()))
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def exit_description(self) -> str:
+        assert self.popen is not None
+        code = self.popen.poll()
+        if code is None:
+            return "still running"
+        if code < 0:
+            return f"killed by signal {signal.Signals(-code).name}"
+        return f"exit status {code}"
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            text = self.log_path.read_bytes().decode("utf-8", "backslashreplace")
+        except FileNotFoundError:
+            return "(no server log)"
+        tail = text.splitlines()[-lines:]
+        return f"last {len(tail)} lines of {self.log_path}:\n" + "\n".join(f"  | {t}" for t in tail)
+
+    def crash_report(self) -> str:
+        return f"CRASHED: the server died ({self.exit_description()}).\n{self.log_tail()}"
+
+    def signal(self, signum: int) -> None:
+        """Signal the server's main process, as a service manager or Ctrl-C would."""
+        assert self.popen is not None
+        self.signalled |= signum in EXIT_SIGNALS
+        if self.alive:
+            self.popen.send_signal(signum)
+
+    def signal_group(self, signum: int) -> None:
+        assert self.popen is not None
+        self.signalled |= signum in EXIT_SIGNALS
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signum)
+
+    def wait_exit(self, timeout: float) -> bool:
+        assert self.popen is not None
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def stop(self) -> None:
+        """TERM the whole group, KILL it if it is not gone in STOP_TIMEOUT, reap the leader."""
+        if self.popen is None:
+            return
+        self.signal_group(signal.SIGCONT)  # a group stopped by a test cannot act on TERM
+        self.signal_group(signal.SIGTERM)
+        if not self.wait_exit(STOP_TIMEOUT):
+            self.signal_group(signal.SIGKILL)
+            self.popen.wait()
+        # Children that outlived the leader (forking servers) go too.
+        if procfs.group_pids(self.popen.pid):
+            self.signal_group(signal.SIGKILL)
+        _running.discard(self)
+
+    def restart_if_dead(self) -> None:
+        """Start a new instance if an earlier test killed this one, on a fresh log file."""
+        if self.alive:
+            return
+        self.stop()
+        self.log_path = _next_log_path(self.log_path)
+        self.signalled = False
+        self.start()
+
+
+def _next_log_path(path: Path) -> Path:
+    n = 1
+    while (candidate := path.with_suffix(f".{n}.log")).exists():
+        n += 1
+    return candidate
+
+
+def _prepare_child() -> None:
+    """In the child before exec: die with the kit, and take Ctrl-C as a terminal would.
+
+    PR_SET_PDEATHSIG sends SIGKILL if the kit dies without tearing down. SIGINT is reset to
+    its default because a kit run as a background job inherits it ignored, and a Python
+    server then installs no KeyboardInterrupt handler at all (START-5 would blame it).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def stop_all() -> None:
+    """Stop every server still running (session end, Ctrl-C)."""
+    for server in list(_running):
+        server.stop()

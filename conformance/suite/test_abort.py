@@ -1,0 +1,122 @@
+"""ABORT: a client that vanishes with a reset costs the server that connection only.
+
+The exception path (recv/send raising ECONNRESET or EPIPE) runs against the module's server;
+the hang-up path needs a fresh server with the HUP shim on its PYTHONPATH (see the spec's
+facts about resets), and is N/A where the shim cannot reach the server's readiness API.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from conformance.checks import assert_still_serving, open_fds, wait_fds_back_to
+from conformance.client import abort_with_rst, connect, echo_round_trip, send_without_reading
+from conformance.plugin import Launcher
+from conformance.server import ServerProcess
+from conformance.waiting import DeadlineExceeded, wait_until
+
+SHIM_DIR = Path(__file__).resolve().parents[1] / "hup_shim"
+OWED = 8 << 20
+SMALL_WINDOW = 64 << 10
+VICTIMS = 5
+
+
+@pytest.mark.clause("ABORT-1")
+def test_reset_of_idle_client_leaves_others_served(server: ServerProcess) -> None:
+    """ABORT-1: a failure means ECONNRESET from recv() kills the server."""
+    with connect(server.address) as sentinel:
+        echo_round_trip(sentinel, b"sentinel")
+        with connect(server.address) as victim:
+            echo_round_trip(victim, b"victim")
+            abort_with_rst(victim)
+        assert_still_serving(server, sentinel)
+
+
+@pytest.mark.clause("ABORT-2")
+def test_reset_right_after_sending_leaves_others_served(server: ServerProcess) -> None:
+    """ABORT-2: a failure means the server dies reading from or echoing to a reset peer
+    (send: ECONNRESET)."""
+    with connect(server.address) as sentinel:
+        echo_round_trip(sentinel, b"sentinel")
+        with connect(server.address) as victim:
+            echo_round_trip(victim, b"victim")
+            # Stopped, the server finds the data and the reset together when it resumes,
+            # whatever its timing: recv() returns the data, then the echo's send() fails.
+            server.signal_group(signal.SIGSTOP)
+            try:
+                victim.sendall(b"gone before the echo" * 50)
+                abort_with_rst(victim)
+            finally:
+                server.signal_group(signal.SIGCONT)
+        assert_still_serving(server, sentinel)
+
+
+@pytest.mark.clause("ABORT-3")
+def test_reset_with_echo_owed_leaves_others_served(server: ServerProcess) -> None:
+    """ABORT-3: a failure means send() to a reset peer (ECONNRESET, EPIPE, SIGPIPE) kills
+    the server."""
+    with connect(server.address) as sentinel:
+        echo_round_trip(sentinel, b"sentinel")
+        with connect(server.address, rcvbuf=SMALL_WINDOW) as victim:
+            send_without_reading(victim, OWED)
+            abort_with_rst(victim)
+        assert_still_serving(server, sentinel)
+
+
+def _launch_with_shim(launch: Launcher, mode: str, log: Path) -> ServerProcess:
+    if not launch.command.python:
+        pytest.skip("N/A: the HUP shim interposes Python's select module only")
+    env = {
+        "PYTHONPATH": str(SHIM_DIR),
+        "ECHO_KIT_HUP_SHIM": mode,
+        "ECHO_KIT_HUP_SHIM_LOG": str(log),
+    }
+    return launch(env=env)
+
+
+def _skip_unless_shim_waits(log: Path) -> None:
+    """Call after a round trip: by then a server on epoll or poll has waited on it."""
+    if not log.exists():
+        pytest.skip("N/A: the server waits on neither select.epoll nor select.poll")
+
+
+def _reset_victims_through_the_shim(server: ServerProcess, log: Path) -> None:
+    for i in range(VICTIMS):
+        with connect(server.address) as victim:
+            echo_round_trip(victim, f"victim {i}".encode())
+            abort_with_rst(victim)
+    try:
+        wait_until(lambda: "rewrote" in log.read_text(), 2.0, "the HUP shim to fire")
+    except DeadlineExceeded:
+        pytest.skip("N/A: the shim never saw a hang-up event for the reset connections")
+
+
+@pytest.mark.clause("ABORT-4")
+def test_hangup_branch_does_not_crash(launch: Launcher, tmp_path: Path) -> None:
+    """ABORT-4: a failure means the HUP/ERR branch raises (seed epoll: KeyError after
+    `del conns[fd]`, or ENOTCONN from getpeername)."""
+    log = tmp_path / "shim.log"
+    server = _launch_with_shim(launch, "once", log)
+    with connect(server.address) as sentinel:
+        echo_round_trip(sentinel, b"sentinel")
+        _skip_unless_shim_waits(log)
+        _reset_victims_through_the_shim(server, log)
+        assert_still_serving(server, sentinel)
+
+
+@pytest.mark.clause("ABORT-5")
+def test_hangup_branch_alone_releases_the_connection(launch: Launcher, tmp_path: Path) -> None:
+    """ABORT-5: a failure means the HUP/ERR branch does not close the socket (fd leak, and a
+    level-triggered loop that spins on it)."""
+    log = tmp_path / "shim.log"
+    server = _launch_with_shim(launch, "always", log)
+    baseline = open_fds(server)
+    with connect(server.address) as sentinel:
+        echo_round_trip(sentinel, b"sentinel")
+        _skip_unless_shim_waits(log)
+        _reset_victims_through_the_shim(server, log)
+        assert_still_serving(server, sentinel)
+        wait_fds_back_to(server, baseline + 1)

@@ -1,0 +1,66 @@
+"""ACCEPT: new connections are taken in, one after another, in a burst, and after resets."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from conformance.checks import assert_still_serving, wait_accepted
+from conformance.client import (
+    abort_with_rst,
+    connect,
+    connect_nonblocking,
+    echo_round_trip,
+    exchange_many,
+)
+from conformance.server import ServerProcess
+
+BURST = 200
+BURST_DEADLINE = 5.0
+RESET_BEFORE_ACCEPT = 5
+
+
+@pytest.mark.clause("ACCEPT-1")
+def test_sequential_connections_are_all_served(server: ServerProcess) -> None:
+    """ACCEPT-1: a failure means the server stops accepting after some connections closed."""
+    for i in range(50):
+        with connect(server.address) as client:
+            echo_round_trip(client, f"client {i}".encode())
+
+
+@pytest.mark.clause("ACCEPT-2")
+def test_connect_burst_is_served_promptly(server: ServerProcess) -> None:
+    """ACCEPT-2: a failure means the backlog overflows and clients wait for SYN retransmits."""
+    clients = [connect_nonblocking(server.address) for _ in range(BURST)]
+    try:
+        payloads = [f"burst {i:03}".encode() for i in range(BURST)]
+        # No stall limit: a client whose handshake was dropped retries after 1 s, then 3 s,
+        # and may still make the deadline.
+        conversations = list(zip(clients, payloads, strict=True))
+        transcripts = exchange_many(conversations, BURST_DEADLINE, stall=None)
+    finally:
+        for client in clients:
+            client.close()
+    late = [(i, t) for i, t in enumerate(transcripts) if bytes(t.received) != t.sent]
+    assert not late, (
+        f"{len(late)} of {BURST} clients not served within {BURST_DEADLINE:g} s; "
+        f"first: client {late[0][0]}: {late[0][1].describe()}"
+    )
+
+
+@pytest.mark.clause("ACCEPT-3")
+def test_reset_before_accept_leaves_the_server_serving(server: ServerProcess) -> None:
+    """ACCEPT-3: a failure means the server dies on accept()ing a connection already reset
+    (getpeername: ENOTCONN, or recv: ECONNRESET unhandled)."""
+    with connect(server.address) as sentinel:
+        echo_round_trip(sentinel, b"sentinel")
+        # While the server is stopped the kernel completes handshakes into its accept queue.
+        server.signal_group(signal.SIGSTOP)
+        try:
+            for _ in range(RESET_BEFORE_ACCEPT):
+                abort_with_rst(connect(server.address))
+        finally:
+            server.signal_group(signal.SIGCONT)
+        wait_accepted(server)
+        assert_still_serving(server, sentinel)

@@ -1,0 +1,73 @@
+"""CLOSE: a graceful close by the client is answered by a graceful close, after the echo."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from conformance.checks import assert_still_serving
+from conformance.client import (
+    Ending,
+    assert_stays_open,
+    connect,
+    echo_round_trip,
+    exchange,
+    half_close,
+    recv_until_eof,
+)
+from conformance.server import ServerProcess
+
+EOF_DEADLINE = 2.0
+OWED = 8 << 20
+SMALL_WINDOW = 64 << 10  # keeps the echo owed inside the server when the FIN arrives
+
+
+@pytest.mark.clause("CLOSE-1")
+def test_half_close_without_data_is_answered_with_eof(server: ServerProcess) -> None:
+    """CLOSE-1: a failure means recv() == b'' does not lead the server to close, or that
+    closing kills it (seed epoll: unregister() of an fd it already closed, EBADF)."""
+    with connect(server.address) as sentinel, connect(server.address) as client:
+        echo_round_trip(sentinel, b"sentinel")
+        half_close(client)
+        seen = recv_until_eof(client, EOF_DEADLINE, limit=1024)
+        assert seen.ending is Ending.EOF and not seen.received, seen.describe()
+        assert_still_serving(server, sentinel)
+
+
+@pytest.mark.clause("CLOSE-2")
+def test_data_then_half_close_is_echoed_then_eof(server: ServerProcess) -> None:
+    """CLOSE-2: a failure means data that arrived with the FIN was dropped."""
+    payload = b"every byte before the FIN. " * 80
+    with connect(server.address) as client:
+        client.sendall(payload)
+        half_close(client)
+        seen = recv_until_eof(client, EOF_DEADLINE, limit=2 * len(payload), sent=payload)
+    seen.assert_echoed(then=Ending.EOF)
+
+
+@pytest.mark.clause("CLOSE-3")
+def test_echo_still_owed_at_half_close_is_flushed_then_eof(server: ServerProcess) -> None:
+    """CLOSE-3: a failure means the server closes on EOF without flushing what it owes."""
+    rng = random.Random(3)
+    payload = bytes(rng.choices(b"abcdefghijklmnopqrstuvwxyz", k=OWED))
+    with connect(server.address, rcvbuf=SMALL_WINDOW) as client:
+        exchange(client, payload, timeout=30.0, half_close=True).assert_echoed(then=Ending.EOF)
+
+
+@pytest.mark.clause("CLOSE-4")
+def test_idle_connection_stays_open(server: ServerProcess) -> None:
+    """CLOSE-4: a failure means the server closes connections it should keep (idle timeout,
+    EAGAIN taken for EOF)."""
+    with connect(server.address) as client:
+        echo_round_trip(client, b"before idling")
+        assert_stays_open(client, 1.0)
+        echo_round_trip(client, b"after idling")
+
+
+@pytest.mark.clause("CLOSE-4")
+def test_connection_serves_many_messages(server: ServerProcess) -> None:
+    """CLOSE-4: a failure means the server closes after one message (one-shot handler)."""
+    with connect(server.address) as client:
+        for i in range(20):
+            echo_round_trip(client, f"message {i}".encode())

@@ -1,0 +1,74 @@
+"""RES: what a server holds returns to its baseline once its clients are gone.
+
+Each test launches its own server, so that the baseline (the open fd count before any client)
+is the server's own and not left over from another test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from conformance.checks import cpu_share, open_fds, wait_fds_back_to
+from conformance.client import abort_with_rst, connect, echo_round_trip, send_without_reading
+from conformance.plugin import Launcher
+from conformance.server import ServerProcess
+
+SESSIONS = 50
+OWED = 1 << 20
+IDLE_CPU_LIMIT = 0.20
+
+
+def graceful_sessions(server: ServerProcess, count: int) -> None:
+    for i in range(count):
+        with connect(server.address) as client:
+            echo_round_trip(client, f"graceful {i}".encode())
+
+
+def aborted_sessions(server: ServerProcess, count: int) -> None:
+    """Resets of three kinds in turn: idle, right after sending, with echo owed."""
+    for i in range(count):
+        with connect(server.address) as client:
+            match i % 3:
+                case 0:
+                    echo_round_trip(client, b"idle, then reset")
+                case 1:
+                    client.sendall(b"reset before the echo")
+                case 2:
+                    send_without_reading(client, OWED)
+            abort_with_rst(client)
+
+
+def _assert_fds_released(launch: Launcher, sessions: Callable[[ServerProcess, int], None]) -> None:
+    server = launch()
+    baseline = open_fds(server)
+    sessions(server, SESSIONS)
+    wait_fds_back_to(server, baseline)
+
+
+@pytest.mark.clause("RES-1")
+def test_graceful_sessions_release_their_fds(launch: Launcher) -> None:
+    """RES-1: a failure means closed connections' sockets are never close()d."""
+    _assert_fds_released(launch, graceful_sessions)
+
+
+@pytest.mark.clause("RES-2")
+def test_aborted_sessions_release_their_fds(launch: Launcher) -> None:
+    """RES-2: a failure means the error path forgets to close() the socket."""
+    _assert_fds_released(launch, aborted_sessions)
+
+
+@pytest.mark.clause("RES-3")
+def test_idle_server_does_not_spin(launch: Launcher) -> None:
+    """RES-3: a failure means a busy loop: poll timeout 0, b'' ignored, an error fd left
+    registered, write interest left on after the buffer drained."""
+    server = launch()
+    graceful_sessions(server, 10)
+    aborted_sessions(server, 9)
+    with connect(server.address) as idle:
+        echo_round_trip(idle, b"idle from now on")
+        share = cpu_share(server)
+    assert share < IDLE_CPU_LIMIT, (
+        f"the idle server used {share:.0%} of a core over 1 s (limit {IDLE_CPU_LIMIT:.0%})"
+    )

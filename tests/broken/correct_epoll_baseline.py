@@ -1,0 +1,6 @@
+"""The raw-epoll base unmodified: it must pass every clause, ABORT-4/5 under the hup_shim too."""
+
+from _epoll_base import EpollEchoServer, run_epoll
+
+if __name__ == "__main__":
+    run_epoll(EpollEchoServer)

@@ -1,0 +1,221 @@
+"""The harness itself: launching, readiness, crash evidence, teardown, ports, clients.
+
+These run real processes and sockets on loopback, never mocks of them.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import procfs, server
+from conformance.client import ClientError, Ending, connect, exchange, recv_exactly
+from conformance.client import recv_until_eof
+from conformance.server import LaunchError, ServerCommand, ServerProcess
+from conformance.waiting import DeadlineExceeded, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+BROKEN = ROOT / "tests" / "broken"
+REFERENCE = ROOT / "implementations" / "selectors_echo.py"
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def python_command(name: str, code: str) -> ServerCommand:
+    """An external-style command (port picked by the harness) running inline Python."""
+    return ServerCommand(name, (sys.executable, "-c", code, "{host}", "{port}"))
+
+
+def run(command: ServerCommand, tmp_path: Path, port: int | None = None) -> ServerProcess:
+    return ServerProcess(command, tmp_path / f"{command.name}.log").start(port)
+
+
+@pytest.fixture
+def stopped(tmp_path: Path) -> list[ServerProcess]:
+    """Servers a test started, stopped at teardown whatever happened."""
+    started: list[ServerProcess] = []
+    yield started
+    for s in started:
+        s.stop()
+
+
+def test_bundled_server_is_ready_on_port_zero(tmp_path: Path, stopped: list[ServerProcess]) -> None:
+    s = run(ServerCommand.bundled(REFERENCE), tmp_path)
+    stopped.append(s)
+    assert s.port > 0 and s.pid == s.popen.pid  # type: ignore[union-attr]
+    with connect(s.address) as client:
+        client.sendall(b"x")
+        assert recv_exactly(client, 1, 1.0) == b"x"
+
+
+def test_external_template_gets_a_port_outside_the_ephemeral_range(
+    tmp_path: Path, stopped: list[ServerProcess]
+) -> None:
+    template = f"{sys.executable} {REFERENCE} --host {{host}} --port {{port}}"
+    s = run(ServerCommand.from_template("ext", template), tmp_path)
+    stopped.append(s)
+    low, high = procfs.ephemeral_port_range()
+    assert not low <= s.port <= high
+
+
+def test_template_without_port_is_a_usage_error() -> None:
+    with pytest.raises(LaunchError, match=r"no \{port\} placeholder"):
+        ServerCommand.from_template("bad", "my-server --listen 8080")
+
+
+def test_readiness_without_ready_line_is_read_from_proc(
+    tmp_path: Path, stopped: list[ServerProcess]
+) -> None:
+    silent = (
+        "import socket, sys, time\n"
+        "s = socket.socket(); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen()\n"
+        "time.sleep(60)\n"
+    )
+    s = run(python_command("silent", silent), tmp_path)
+    stopped.append(s)
+    assert procfs.accept_queue_length(s.port) == 0  # listening, and no probe connection made
+
+
+def test_server_that_exits_early_gives_a_launch_error_with_its_log(tmp_path: Path) -> None:
+    failing = "import sys; print('cannot start: no config'); sys.exit(3)"
+    with pytest.raises(LaunchError) as caught:
+        run(python_command("early-exit", failing), tmp_path)
+    message = str(caught.value)
+    assert "exited before listening (exit status 3)" in message
+    assert "cannot start: no config" in message
+    assert sys.executable in message
+
+
+def test_server_that_never_listens_gives_a_launch_error_naming_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server, "READY_TIMEOUT", 0.5)
+    with pytest.raises(LaunchError, match="never listened within 0.5 s") as caught:
+        run(ServerCommand.bundled(BROKEN / "never_listens.py"), tmp_path)
+    assert "never_listens.py" in str(caught.value)
+
+
+def test_port_in_use_is_reported_with_the_servers_words(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        with pytest.raises(LaunchError, match="Address already in use"):
+            run(ServerCommand.bundled(REFERENCE), tmp_path, port=port)
+
+
+def test_bind_failure_on_a_picked_port_is_retried_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stopped: list[ServerProcess]
+) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken, free = squatter.getsockname()[1], procfs.pick_free_port()
+        picks = iter([taken, free])
+        monkeypatch.setattr(procfs, "pick_free_port", lambda host="127.0.0.1": next(picks))
+        template = f"{sys.executable} {REFERENCE} --host {{host}} --port {{port}}"
+        s = run(ServerCommand.from_template("retry", template), tmp_path)
+        stopped.append(s)
+        assert s.port == free
+
+
+def test_crash_report_says_crashed_with_status_and_log_tail(
+    tmp_path: Path, stopped: list[ServerProcess]
+) -> None:
+    s = run(ServerCommand.bundled(BROKEN / "dies_on_reset.py"), tmp_path)
+    stopped.append(s)
+    with connect(s.address) as victim:
+        victim.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        victim.sendall(b"x")
+        recv_exactly(victim, 1, 1.0)
+    assert s.wait_exit(2.0)
+    report = s.crash_report()
+    assert report.startswith("CRASHED: the server died (exit status 1)")
+    assert "ConnectionResetError" in report
+
+
+def test_stop_kills_the_whole_group_even_children_ignoring_term(tmp_path: Path) -> None:
+    stubborn = (
+        "import os, signal, socket, sys, time\n"
+        "if os.fork() == 0:\n"
+        "    signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)\n"
+        "s = socket.socket(); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen()\n"
+        "time.sleep(60)\n"
+    )
+    s = run(python_command("stubborn", stubborn), tmp_path)
+    pgid = s.popen.pid  # type: ignore[union-attr]
+    wait_until(lambda: len(procfs.group_pids(pgid)) == 2, 2.0, "the child to fork")
+    s.stop()
+    assert procfs.group_pids(pgid) == []
+
+
+def test_flooding_server_is_cut_off_at_the_cap(tmp_path: Path, stopped: list[ServerProcess]) -> None:
+    s = run(ServerCommand.bundled(BROKEN / "floods.py"), tmp_path)
+    stopped.append(s)
+    with connect(s.address) as client:
+        seen = recv_until_eof(client, 2.0, limit=100_000)
+    assert seen.ending is Ending.OVERFLOW and len(seen.received) <= 100_001
+
+
+def test_silent_server_fails_a_transfer_fast_with_evidence(
+    tmp_path: Path, stopped: list[ServerProcess]
+) -> None:
+    s = run(ServerCommand.bundled(BROKEN / "never_reads.py"), tmp_path)
+    stopped.append(s)
+    with connect(s.address) as client:
+        transcript = exchange(client, b"z" * (32 << 20), timeout=20.0, stall=0.5)
+    assert transcript.ending is Ending.TIMEOUT
+    assert "nothing moved for 0.5 s" in transcript.describe()
+    with pytest.raises(ClientError, match="echo differs"):
+        transcript.assert_echoed()
+
+
+def test_recv_exactly_reports_what_came_instead(
+    tmp_path: Path, stopped: list[ServerProcess]
+) -> None:
+    s = run(ServerCommand.bundled(BROKEN / "closes_at_once.py"), tmp_path)
+    stopped.append(s)
+    with connect(s.address) as client, pytest.raises(ClientError, match=r"expected 4 bytes"):
+        recv_exactly(client, 4, 1.0)
+
+
+def test_wait_until_returns_the_value_or_says_what_it_saw() -> None:
+    assert wait_until(lambda: 42, 0.1, "answer") == 42
+    with pytest.raises(DeadlineExceeded, match=r"the impossible: not within 0.05 s; last seen: 7"):
+        wait_until(lambda: 0, 0.05, "the impossible", describe=lambda: "7")
+
+
+def test_picked_ports_are_free_and_outside_the_ephemeral_range() -> None:
+    low, high = procfs.ephemeral_port_range()
+    for _ in range(20):
+        port = procfs.pick_free_port()
+        assert not low <= port <= high
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))
+
+
+def test_proc_sees_our_own_listener_fds_and_accept_queue() -> None:
+    import os
+
+    before = procfs.open_fd_count(os.getpid())
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert (os.getpid(), port) in procfs.listeners(os.getpgid(0)) or port in set(
+            procfs.listening_inodes().values()
+        )
+        assert procfs.open_fd_count(os.getpid()) == before + 1
+        with socket.create_connection(("127.0.0.1", port)):
+            assert procfs.accept_queue_length(port) == 1
+
+
+def test_signal_to_a_stopped_group_still_ends_it(tmp_path: Path) -> None:
+    s = run(ServerCommand.bundled(REFERENCE), tmp_path)
+    s.signal_group(signal.SIGSTOP)
+    s.stop()
+    assert not s.alive
