@@ -230,9 +230,13 @@ def exchange_many(
 
 
 def exchange(
-    sock: socket.socket, payload: bytes, timeout: float, half_close: bool = False
+    sock: socket.socket,
+    payload: bytes,
+    timeout: float,
+    half_close: bool = False,
+    stall: float | None = STALL,
 ) -> Transcript:
-    return exchange_many([(sock, payload)], timeout, half_close)[0]
+    return exchange_many([(sock, payload)], timeout, half_close, stall)[0]
 
 
 def _read(sock: socket.socket, timeout: float, stop_at: int) -> Transcript:
@@ -291,24 +295,29 @@ def echo_round_trip(sock: socket.socket, payload: bytes, timeout: float = 1.0) -
         raise ClientError(f"echo differs: {first_difference(payload, received)}")
 
 
-def send_without_reading(sock: socket.socket, limit: int) -> int:
-    """Write up to ``limit`` bytes without reading any echo; stop when the kernel pushes back.
+def filler(size: int) -> bytes:
+    """Plain ASCII bytes, for clauses about owing and closing rather than about byte values."""
+    return (b"owed bytes; " * (size // 12 + 1))[:size]
 
-    Returns how many bytes were accepted: what the server now owes, in part still in flight.
-    The filler is plain ASCII, so that only the clauses about bytes depend on bytes; a reset
-    by the server ends the filling (whether that is wrong is for the caller to observe).
+
+def send_without_reading(sock: socket.socket, payload: bytes) -> int:
+    """Write ``payload`` without reading any echo until the kernel pushes back.
+
+    Returns how many bytes were accepted (a prefix of ``payload``): the echo the server now
+    owes, part of it still in flight. A reset by the server ends the writing; whether that is
+    wrong is for the caller to observe.
     """
     sock.setblocking(False)
-    chunk, sent = b"owed " * (RECV_CHUNK // 5), 0
+    unsent = memoryview(payload)
     try:
-        while sent < limit:
-            sent += sock.send(chunk[: limit - sent])
+        while unsent:
+            unsent = unsent[sock.send(unsent[:RECV_CHUNK]) :]
     except (BlockingIOError, ConnectionResetError, BrokenPipeError):
         pass
     finally:
         sock.setblocking(True)
         sock.settimeout(CONNECT_TIMEOUT)
-    return sent
+    return len(payload) - len(unsent)
 
 
 def connect_nonblocking(address: tuple[str, int]) -> socket.socket:

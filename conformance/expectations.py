@@ -2,7 +2,8 @@
 
 A file holds one table per server (keyed by its id, the file stem) mapping a test name to
 ``{ clause = "ID", why = "..." }``. They are applied as strict expected failures: an expected
-failure that starts passing fails the run, so a fixed bug forces an update of the file.
+failure that starts passing fails the run, so a fixed bug forces an update of the file. An entry
+naming a test that does not exist is caught by the kit's meta-tests (tests/test_meta.py).
 """
 
 from __future__ import annotations

@@ -136,7 +136,6 @@ def clause_of(item: pytest.Item) -> spec.Clause | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     clauses = spec.load().clauses
     known = _expectations(config)
-    used: set[tuple[str, str]] = set()
     chosen = config.getoption("--clause")
     wanted = spec.load().select(chosen) if chosen else None
     selected, deselected = [], []
@@ -158,12 +157,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.user_properties += [("clause", cid), ("server", command.name)]
         key = (command.name, getattr(item, "originalname", item.name))
         if key in known:
-            used.add(key)
             _expect_failure(item, known[key], cid)
-    stale = set(known) - used - _deselected_keys(deselected)
-    if stale and wanted is None and not config.getoption("keyword"):
-        names = ", ".join(f"[{s}] {t}" for s, t in sorted(stale))
-        raise pytest.UsageError(f"expectations name tests that do not exist: {names}")
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
@@ -173,14 +167,6 @@ def _command_of(item: pytest.Item) -> ServerCommand | None:
     callspec = getattr(item, "callspec", None)
     command = callspec.params.get("server_command") if callspec else None
     return command if isinstance(command, ServerCommand) else None
-
-
-def _deselected_keys(items: list[pytest.Item]) -> set[tuple[str, str]]:
-    return {
-        (c.name, getattr(i, "originalname", i.name))
-        for i in items
-        if (c := _command_of(i)) is not None
-    }
 
 
 def _expectations(config: pytest.Config) -> Mapping[tuple[str, str], Expectation]:

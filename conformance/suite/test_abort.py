@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from conformance.checks import assert_still_serving, open_fds, wait_fds_back_to
-from conformance.client import abort_with_rst, connect, echo_round_trip, send_without_reading
+from conformance.client import (
+    abort_with_rst,
+    connect,
+    echo_round_trip,
+    filler,
+    send_without_reading,
+)
 from conformance.plugin import Launcher
 from conformance.server import ServerProcess
 from conformance.waiting import DeadlineExceeded, wait_until
@@ -61,7 +67,7 @@ def test_reset_with_echo_owed_leaves_others_served(server: ServerProcess) -> Non
     with connect(server.address) as sentinel:
         echo_round_trip(sentinel, b"sentinel")
         with connect(server.address, rcvbuf=SMALL_WINDOW) as victim:
-            send_without_reading(victim, OWED)
+            send_without_reading(victim, filler(OWED))
             abort_with_rst(victim)
         assert_still_serving(server, sentinel)
 

@@ -11,7 +11,13 @@ from collections.abc import Callable
 import pytest
 
 from conformance.checks import cpu_share, open_fds, wait_fds_back_to
-from conformance.client import abort_with_rst, connect, echo_round_trip, send_without_reading
+from conformance.client import (
+    abort_with_rst,
+    connect,
+    echo_round_trip,
+    filler,
+    send_without_reading,
+)
 from conformance.plugin import Launcher
 from conformance.server import ServerProcess
 
@@ -36,7 +42,7 @@ def aborted_sessions(server: ServerProcess, count: int) -> None:
                 case 1:
                     client.sendall(b"reset before the echo")
                 case 2:
-                    send_without_reading(client, OWED)
+                    send_without_reading(client, filler(OWED))
             abort_with_rst(client)
 
 

@@ -12,6 +12,7 @@ from conformance.client import (
     Ending,
     connect,
     echo_round_trip,
+    filler,
     recv_until_eof,
     send_without_reading,
 )
@@ -58,7 +59,7 @@ def _exits_promptly_on(launch: Launcher, signum: signal.Signals) -> None:
     server = launch()
     with connect(server.address) as idle, connect(server.address) as busy:
         echo_round_trip(idle, b"idle")
-        owed = send_without_reading(busy, OWED)
+        owed = send_without_reading(busy, filler(OWED))
         server.signal(signum)
         assert server.wait_exit(EXIT_DEADLINE), (
             f"still running {EXIT_DEADLINE:g} s after {signum.name} "

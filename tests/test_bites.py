@@ -1,0 +1,151 @@
+"""The suite bites: against deliberately broken servers it fails exactly what each one breaks.
+
+The suite runs once (in a child pytest, two workers) over every server in tests/broken/ and
+writes its verdicts; each test here then compares one server's failing clauses with the set
+below. A defect usually breaks more than its target clause (a server that never reads fails
+everything that needs an echo); the sets pin that down, so a suite change that stops catching
+a defect, or starts failing a correct server, shows up here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import spec
+
+ROOT = Path(__file__).resolve().parents[1]
+BROKEN = ROOT / "tests" / "broken"
+SUITE = ROOT / "conformance" / "suite"
+PASSING = {"PASS", "N/A"}
+
+EVERYTHING = set(spec.load().clauses)
+NEEDS_AN_ECHO = EVERYTHING - {"ACCEPT-2"}  # ACCEPT-2 is SHOULD: it fails as NON-STRICT
+
+# Failing clause -> the defect's target clause first, then what else it breaks and why.
+EXPECTED: dict[str, set[str]] = {
+    "correct_baseline": set(),
+    "correct_epoll_baseline": set(),
+    "wrong_port": {"START-2", "START-3"},  # START-3 restarts on a given port too
+    "no_reuseaddr": {"START-3"},
+    "ignores_sigterm": {"START-4", "START-3"},  # START-3 stops the first instance with TERM
+    "swallows_sigint": {"START-5"},
+    "forgets_listener": EVERYTHING
+    - {"ECHO-1", "START-1", "START-2", "START-3", "START-4", "START-5"},
+    "tiny_backlog": {"ACCEPT-2"},
+    "getpeername_on_accept": {"ACCEPT-3", "RES-2", "RES-3"},  # RES-2/3 reset before accept
+    "line_buffered": EVERYTHING - {"CLOSE-2", "CLOSE-3"},  # EOF flushes the partial line
+    "decodes_utf8": {"ECHO-2", "ECHO-3", "ECHO-4"},  # ECHO-3/4 send arbitrary bytes
+    "adds_newline": EVERYTHING
+    - {
+        "ECHO-1",
+        "START-1",
+        "START-2",
+        "START-3",
+        "START-4",
+        "START-5",
+        "ACCEPT-1",
+        "RES-1",
+        "RES-2",
+        "RES-3",
+    },
+    "ignores_partial_send": {"ECHO-4", "CLOSE-3"},
+    "shared_buffer": {"ECHO-5", "ACCEPT-2", "ABORT-2", "ABORT-3", "RES-2", "RES-3"},
+    "no_close_on_eof": {"CLOSE-1", "CLOSE-2", "CLOSE-3", "RES-1", "ABORT-5"},
+    "close_on_rdhup": {"CLOSE-2", "CLOSE-3"},
+    "close_without_flush": {"CLOSE-3"},
+    "idle_timeout": {"CLOSE-4"},
+    "dies_on_reset": {"ABORT-1", "ABORT-2", "ABORT-4", "ABORT-5", "ACCEPT-3", "RES-2", "RES-3"},
+    "dies_on_send_error": {"ABORT-3", "ABORT-2", "RES-2", "RES-3"},
+    "hup_keyerror": {"ABORT-4", "ABORT-5"},
+    "hup_ignored": {"ABORT-5"},
+    "leaks_fd_on_close": {"RES-1", "ABORT-5"},  # the shim turns resets into its EOF path
+    "leaks_fd_on_reset": {"RES-2", "ABORT-5"},
+    "busy_poll": {"RES-3"},
+    "closes_at_once": EVERYTHING,
+    "floods": EVERYTHING,
+    "never_reads": EVERYTHING,
+    "never_closes": {"CLOSE-1", "CLOSE-2", "CLOSE-3", "RES-1", "RES-2", "ABORT-5"},
+}
+
+
+def servers_on_disk() -> list[str]:
+    return sorted(p.stem for p in BROKEN.glob("*.py") if not p.stem.startswith("_"))
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """Run the whole suite over tests/broken/ once; never_listens has its own test below.
+
+    A module-scoped run cannot use the function-scoped pytester, so this is the subprocess
+    that pytester.runpytest_subprocess would start.
+    """
+    out = tmp_path_factory.mktemp("bites") / "verdicts.json"
+    command = [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider"]
+    command += ["--implementations", str(BROKEN), "-k", "not never_listens", "-n", "2"]
+    command += [f"--verdicts-json={out}"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout[-3000:]
+    found: dict[str, dict[str, str]] = json.loads(out.read_text())
+    return found
+
+
+def test_every_broken_server_has_an_expectation() -> None:
+    assert set(servers_on_disk()) - {"never_listens"} == set(EXPECTED)
+
+
+def test_every_clause_is_failed_by_some_broken_server() -> None:
+    uncaught = set(spec.load().clauses) - set().union(*EXPECTED.values())
+    assert not uncaught, f"no broken server fails {sorted(uncaught)}"
+
+
+@pytest.mark.parametrize("server", sorted(EXPECTED))
+def test_broken_server_fails_the_clause_its_docstring_targets(server: str) -> None:
+    target = _target(BROKEN / f"{server}.py")
+    assert target is None or target in EXPECTED[server], f"{server} targets {target}"
+
+
+def _target(path: Path) -> str | None:
+    """The clause a broken server's docstring says it breaks (first word, 'CLAUSE-N:')."""
+    first = path.read_text().split('"""')[1] if '"""' in path.read_text() else ""
+    word = first.split(":")[0].strip()
+    return word if word in spec.load().clauses else None
+
+
+@pytest.mark.parametrize("server", sorted(EXPECTED))
+def test_suite_fails_exactly_the_expected_clauses(
+    verdicts: dict[str, dict[str, str]], server: str
+) -> None:
+    row = verdicts[server]
+    failing = {clause for clause, verdict in row.items() if verdict not in PASSING}
+    assert failing == EXPECTED[server], (
+        f"{server}: unexpectedly failing {sorted(failing - EXPECTED[server])}, "
+        f"unexpectedly passing {sorted(EXPECTED[server] - failing)}; verdicts: {row}"
+    )
+
+
+def test_harness_never_errors_on_a_broken_server(verdicts: dict[str, dict[str, str]]) -> None:
+    errors = {s: c for s, row in verdicts.items() for c, v in row.items() if v == "ERROR"}
+    assert not errors, f"harness errors instead of verdicts: {errors}"
+
+
+def test_server_that_never_listens_fails_start_with_a_clear_launch_error(
+    pytester: pytest.Pytester,
+) -> None:
+    result = pytester.runpytest_subprocess(
+        str(SUITE),
+        f"--rootdir={ROOT}",
+        "--implementations",
+        str(BROKEN),
+        "-k",
+        "never_listens",
+        "--clause",
+        "START-1,ECHO-1",
+        timeout=120,
+    )
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(["*server never listened within 5 s*never_listens.py*"])
