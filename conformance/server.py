@@ -19,7 +19,7 @@ import shlex
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,6 +203,19 @@ class ServerProcess:
         self.signalled |= signum in EXIT_SIGNALS
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signum)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the server's group for the block: what clients do meanwhile reaches it at once.
+
+        The kernel keeps completing handshakes and queueing bytes and resets while the server
+        is stopped, so on resume it finds them all together, whatever its own timing.
+        """
+        self.signal_group(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.signal_group(signal.SIGCONT)
 
     def wait_exit(self, timeout: float) -> bool:
         assert self.popen is not None

@@ -23,6 +23,8 @@ BROKEN = ROOT / "tests" / "broken"
 SUITE = ROOT / "conformance" / "suite"
 PASSING = {"PASS", "N/A"}
 
+pytestmark = pytest.mark.timeout(600)  # one run of the whole suite over 30 servers
+
 EVERYTHING = set(spec.load().clauses)
 NEEDS_AN_ECHO = EVERYTHING - {"ACCEPT-2"}  # ACCEPT-2 is SHOULD: it fails as NON-STRICT
 
@@ -59,7 +61,8 @@ EXPECTED: dict[str, set[str]] = {
     "close_on_rdhup": {"CLOSE-2", "CLOSE-3"},
     "close_without_flush": {"CLOSE-3"},
     "idle_timeout": {"CLOSE-4"},
-    "dies_on_reset": {"ABORT-1", "ABORT-2", "ABORT-4", "ABORT-5", "ACCEPT-3", "RES-2", "RES-3"},
+    # ABORT-2 passes: the data comes first, and the reset then surfaces in send(), guarded.
+    "dies_on_reset": {"ABORT-1", "ABORT-4", "ABORT-5", "ACCEPT-3", "RES-2", "RES-3"},
     "dies_on_send_error": {"ABORT-3", "ABORT-2", "RES-2", "RES-3"},
     "hup_keyerror": {"ABORT-4", "ABORT-5"},
     "hup_ignored": {"ABORT-5"},
@@ -70,6 +73,16 @@ EXPECTED: dict[str, set[str]] = {
     "floods": EVERYTHING,
     "never_reads": EVERYTHING,
     "never_closes": {"CLOSE-1", "CLOSE-2", "CLOSE-3", "RES-1", "RES-2", "ABORT-5"},
+}
+
+
+# Clauses a server fails in some runs only, because the suite cannot pin the server's timing.
+# Each is a real defect of that server; the reason says why it does not always show.
+MAY_ALSO_FAIL: dict[str, dict[str, str]] = {
+    "hup_ignored": {
+        "RES-2": "a reset that lands while the server watches only EPOLLOUT reports HUP without "
+        "IN, so its leaking HUP branch runs even without the shim",
+    },
 }
 
 
@@ -122,8 +135,9 @@ def test_suite_fails_exactly_the_expected_clauses(
 ) -> None:
     row = verdicts[server]
     failing = {clause for clause, verdict in row.items() if verdict not in PASSING}
-    assert failing == EXPECTED[server], (
-        f"{server}: unexpectedly failing {sorted(failing - EXPECTED[server])}, "
+    sometimes = set(MAY_ALSO_FAIL.get(server, {}))
+    assert EXPECTED[server] <= failing <= EXPECTED[server] | sometimes, (
+        f"{server}: unexpectedly failing {sorted(failing - EXPECTED[server] - sometimes)}, "
         f"unexpectedly passing {sorted(EXPECTED[server] - failing)}; verdicts: {row}"
     )
 

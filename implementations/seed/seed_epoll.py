@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The tutorial's epoll server (/work/shared/seed/000_a17373c713ef2c6b.txt), kept verbatim
+"""The tutorial's epoll server (shared/seed/000_a17373c713ef2c6b.txt), kept verbatim
 with its bugs as a known-bad reference. Changed only: ADDR/PORT come from --host/--port
 (port 0 allowed) and, once listening, it prints LISTENING <host> <port> (flushed)."""
 
