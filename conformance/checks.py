@@ -48,6 +48,17 @@ def wait_accepted(server: ServerProcess) -> None:
     )
 
 
+def connect_accepted(server: ServerProcess, rcvbuf: int | None = None) -> socket.socket:
+    """A client the server has accept()ed, known without asking the server to echo.
+
+    Setting up a fault must not depend on the echo working: a server that never echoes
+    should still be shown dying of the fault itself (a reset, a hang-up, a close).
+    """
+    sock = connect(server.address, rcvbuf=rcvbuf)
+    wait_accepted(server)
+    return sock
+
+
 def open_fds(server: ServerProcess) -> int:
     assert_alive(server)
     return procfs.open_fd_count(server.pid)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import select
 import selectors
 import socket
 import struct
@@ -300,19 +301,24 @@ def filler(size: int) -> bytes:
     return (b"owed bytes; " * (size // 12 + 1))[:size]
 
 
-def send_without_reading(sock: socket.socket, payload: bytes) -> int:
+def send_without_reading(sock: socket.socket, payload: bytes, patience: float = 0.0) -> int:
     """Write ``payload`` without reading any echo until the kernel pushes back.
 
-    Returns how many bytes were accepted (a prefix of ``payload``): the echo the server now
-    owes, part of it still in flight. A reset by the server ends the writing; whether that is
-    wrong is for the caller to observe.
+    With ``patience`` the writing goes on while the server keeps taking bytes, and stops only
+    once the socket has not become writable for that many seconds. Returns how many bytes
+    were accepted (a prefix of ``payload``): the echo the server now owes, part of it still in
+    flight. A reset by the server ends the writing; whether that is wrong is for the caller.
     """
     sock.setblocking(False)
     unsent = memoryview(payload)
     try:
         while unsent:
-            unsent = unsent[sock.send(unsent[:RECV_CHUNK]) :]
-    except (BlockingIOError, ConnectionResetError, BrokenPipeError):
+            try:
+                unsent = unsent[sock.send(unsent[:RECV_CHUNK]) :]
+            except BlockingIOError:
+                if not patience or not select.select([], [sock], [], patience)[1]:
+                    break
+    except (ConnectionResetError, BrokenPipeError):
         pass
     finally:
         sock.setblocking(True)

@@ -56,7 +56,7 @@ EXPECTED: dict[str, set[str]] = {
         "RES-3",
     },
     "ignores_partial_send": {"ECHO-4", "CLOSE-3"},
-    "shared_buffer": {"ECHO-5", "ACCEPT-2", "ABORT-2", "ABORT-3", "RES-2", "RES-3"},
+    "shared_buffer": {"ECHO-5", "ACCEPT-2", "ABORT-2", "ABORT-3", "RES-2"},
     "no_close_on_eof": {"CLOSE-1", "CLOSE-2", "CLOSE-3", "RES-1", "ABORT-5"},
     "close_on_rdhup": {"CLOSE-2", "CLOSE-3"},
     "close_without_flush": {"CLOSE-3"},
@@ -82,6 +82,10 @@ MAY_ALSO_FAIL: dict[str, dict[str, str]] = {
     "hup_ignored": {
         "RES-2": "a reset that lands while the server watches only EPOLLOUT reports HUP without "
         "IN, so its leaking HUP branch runs even without the shim",
+    },
+    "shared_buffer": {
+        "RES-3": "bytes left in the one shared buffer keep write interest on for whichever "
+        "connection is current, and whether that one is dead when the sessions end varies",
     },
 }
 

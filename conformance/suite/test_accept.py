@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks import assert_still_serving, wait_accepted
+from conformance.checks import assert_still_serving, connect_accepted, wait_accepted
 from conformance.client import (
     abort_with_rst,
     connect,
@@ -53,8 +53,7 @@ def test_connect_burst_is_served_promptly(server: ServerProcess) -> None:
 def test_reset_before_accept_leaves_the_server_serving(server: ServerProcess) -> None:
     """ACCEPT-3: a failure means the server dies on accept()ing a connection already reset
     (getpeername: ENOTCONN, or recv: ECONNRESET unhandled)."""
-    with connect(server.address) as sentinel:
-        echo_round_trip(sentinel, b"sentinel")
+    with connect_accepted(server) as sentinel:
         # While the server is stopped the kernel completes handshakes into its accept queue.
         with server.paused():
             for _ in range(RESET_BEFORE_ACCEPT):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks import assert_still_serving
+from conformance.checks import assert_still_serving, connect_accepted
 from conformance.client import (
     Ending,
     assert_stays_open,
@@ -20,14 +20,14 @@ from conformance.server import ServerProcess
 EOF_DEADLINE = 2.0
 OWED = 8 << 20
 SMALL_WINDOW = 64 << 10  # keeps the echo owed inside the server when the FIN arrives
+STALL_PATIENCE = 0.3  # seconds without progress after which the server has stopped taking bytes
 
 
 @pytest.mark.clause("CLOSE-1")
 def test_half_close_without_data_is_answered_with_eof(server: ServerProcess) -> None:
     """CLOSE-1: a failure means recv() == b'' does not lead the server to close, or that
     closing kills it (seed epoll: unregister() of an fd it already closed, EBADF)."""
-    with connect(server.address) as sentinel, connect(server.address) as client:
-        echo_round_trip(sentinel, b"sentinel")
+    with connect_accepted(server) as sentinel, connect(server.address) as client:
         half_close(client)
         seen = recv_until_eof(client, EOF_DEADLINE, limit=1024)
         assert seen.ending is Ending.EOF and not seen.received, seen.describe()
@@ -38,9 +38,10 @@ def test_half_close_without_data_is_answered_with_eof(server: ServerProcess) -> 
 def test_data_then_half_close_is_echoed_then_eof(server: ServerProcess) -> None:
     """CLOSE-2: a failure means data that arrived with the FIN was dropped."""
     payload = b"every byte before the FIN. " * 80
-    with connect(server.address) as client:
-        client.sendall(payload)
-        half_close(client)
+    with connect_accepted(server) as client:
+        with server.paused():  # so that the data and the FIN reach the server together
+            client.sendall(payload)
+            half_close(client)
         seen = recv_until_eof(client, EOF_DEADLINE, limit=2 * len(payload), sent=payload)
     seen.assert_echoed(then=Ending.EOF)
 
@@ -50,8 +51,10 @@ def test_echo_still_owed_at_half_close_is_flushed_then_eof(server: ServerProcess
     """CLOSE-3: a failure means the server closes on EOF without flushing what it owes."""
     payload = filler(OWED)
     with connect(server.address, rcvbuf=SMALL_WINDOW) as client:
-        # Nothing read yet: when the FIN reaches the server, all of it is still owed.
-        owed = send_without_reading(client, payload)
+        # Nothing read yet: when the FIN reaches the server, all of it is still owed. Writing
+        # goes on until the server stops taking bytes, so a server that buffers without limit
+        # holds megabytes more than the kernel can when the FIN comes.
+        owed = send_without_reading(client, payload, patience=STALL_PATIENCE)
         half_close(client)
         seen = recv_until_eof(client, 10.0, limit=owed + 1024, sent=payload[:owed])
     seen.assert_echoed(then=Ending.EOF)
