@@ -55,7 +55,11 @@ def connect_accepted(server: ServerProcess, rcvbuf: int | None = None) -> socket
     should still be shown dying of the fault itself (a reset, a hang-up, a close).
     """
     sock = connect(server.address, rcvbuf=rcvbuf)
-    wait_accepted(server)
+    try:
+        wait_accepted(server)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 

@@ -7,6 +7,7 @@ facts about resets), and is N/A where the shim cannot reach the server's readine
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -74,14 +75,13 @@ def _launch_with_shim(launch: Launcher, mode: str, log: Path) -> ServerProcess:
 
 def _reset_victims_through_the_shim(server: ServerProcess, log: Path) -> None:
     """Reset VICTIMS accepted connections; N/A unless the shim turned one into a hang-up."""
-    victims = [connect_accepted(server) for _ in range(VICTIMS)]
-    # Having accepted, a server on epoll or poll has waited on it, so the shim logged that.
-    if not log.exists():
+    with contextlib.ExitStack() as stack:
+        victims = [stack.enter_context(connect_accepted(server)) for _ in range(VICTIMS)]
+        # Having accepted, a server on epoll or poll has waited on it, so the shim logged that.
+        if not log.exists():
+            pytest.skip("N/A: the server waits on neither select.epoll nor select.poll")
         for victim in victims:
-            victim.close()
-        pytest.skip("N/A: the server waits on neither select.epoll nor select.poll")
-    for victim in victims:
-        abort_with_rst(victim)
+            abort_with_rst(victim)
     try:
         wait_until(lambda: "rewrote" in log.read_text(), 2.0, "the HUP shim to fire")
     except DeadlineExceeded:

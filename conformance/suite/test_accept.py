@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from conformance.checks import assert_still_serving, connect_accepted, wait_accepted
@@ -31,17 +33,16 @@ def test_sequential_connections_are_all_served(server: ServerProcess) -> None:
 def test_connect_burst_is_served_promptly(server: ServerProcess) -> None:
     """ACCEPT-2: a failure means the backlog overflows and clients wait for SYN retransmits."""
     # Paused, the server finds the whole burst waiting at once, however fast it accepts.
-    with server.paused():
-        clients = [connect_nonblocking(server.address) for _ in range(BURST)]
-    try:
+    with contextlib.ExitStack() as stack:
+        with server.paused():
+            clients = [
+                stack.enter_context(connect_nonblocking(server.address)) for _ in range(BURST)
+            ]
         payloads = [f"burst {i:03}".encode() for i in range(BURST)]
         # No stall limit: a client whose handshake was dropped retries after 1 s, then 3 s,
         # and may still make the deadline.
         conversations = list(zip(clients, payloads, strict=True))
         transcripts = exchange_many(conversations, BURST_DEADLINE, stall=None)
-    finally:
-        for client in clients:
-            client.close()
     late = [(i, t) for i, t in enumerate(transcripts) if bytes(t.received) != t.sent]
     assert not late, (
         f"{len(late)} of {BURST} clients not served within {BURST_DEADLINE:g} s; "
