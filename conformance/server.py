@@ -93,20 +93,24 @@ class ServerProcess:
         return self.host, self.port
 
     def start(self, port: int | None = None, retries: int = 3) -> ServerProcess:
-        """Start and wait until ready; pick a port unless one is given or the server announces.
+        """Start and wait until ready: on ``port`` if given, else on 0 if the server announces
+        its port, else on a free port the harness picks.
 
         A bind failure on a port we picked is retried on another one: nothing reserves a port
         between our check and the server's bind.
         """
-        for attempt in range(retries):
-            chosen = port if port is not None else 0 if self.command.announces else None
+        picks_port = port is None and not self.command.announces
+
+        def attempt() -> ServerProcess:
+            return self._start_once(procfs.pick_free_port() if picks_port else port or 0)
+
+        for _ in range(retries - 1):
             try:
-                return self._start_once(chosen if chosen is not None else procfs.pick_free_port())
+                return attempt()
             except LaunchError:
-                picked_by_us = port is None and not self.command.announces
-                if not (picked_by_us and self._bind_failed()) or attempt == retries - 1:
+                if not (picks_port and self._bind_failed()):
                     raise
-        raise AssertionError("unreachable")
+        return attempt()
 
     def _start_once(self, port: int) -> ServerProcess:
         argv = self.command.render(self.host, port)
