@@ -238,9 +238,13 @@ class ServerProcess:
         if not self.wait_exit(STOP_TIMEOUT):
             self.signal_group(signal.SIGKILL)
             self.popen.wait()
-        # Children that outlived the leader (forking servers) go too.
-        if procfs.group_pids(self.popen.pid):
+        # Children that outlived the leader (forking servers) go too, and are waited for:
+        # a killed process lingers in /proc for a moment before it is reaped.
+        pgid = self.popen.pid
+        if procfs.group_pids(pgid):
             self.signal_group(signal.SIGKILL)
+            with contextlib.suppress(DeadlineExceeded):
+                wait_until(lambda: not procfs.group_pids(pgid), STOP_TIMEOUT, "group to die")
         _running.discard(self)
 
     def restart_if_dead(self) -> None:

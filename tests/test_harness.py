@@ -9,13 +9,21 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from conformance import procfs, server
-from conformance.client import ClientError, Ending, connect, exchange, recv_exactly, recv_until_eof
+from conformance.client import (
+    ClientError,
+    Ending,
+    abort_with_rst,
+    connect,
+    exchange,
+    recv_exactly,
+    recv_until_eof,
+)
 from conformance.server import LaunchError, ServerCommand, ServerProcess
 from conformance.waiting import DeadlineExceeded, wait_until
 
@@ -31,34 +39,35 @@ def python_command(name: str, code: str) -> ServerCommand:
     return ServerCommand(name, (sys.executable, "-c", code, "{host}", "{port}"))
 
 
-def run(command: ServerCommand, tmp_path: Path, port: int | None = None) -> ServerProcess:
-    return ServerProcess(command, tmp_path / f"{command.name}.log").start(port)
+Start = Callable[..., ServerProcess]
 
 
 @pytest.fixture
-def stopped() -> Iterator[list[ServerProcess]]:
-    """Servers a test started, stopped at teardown whatever happened."""
+def start(tmp_path: Path) -> Iterator[Start]:
+    """Start servers for a test; all are stopped at teardown, whatever happened."""
     started: list[ServerProcess] = []
-    yield started
-    for s in started:
-        s.stop()
+
+    def start_one(command: ServerCommand, port: int | None = None) -> ServerProcess:
+        process = ServerProcess(command, tmp_path / f"{command.name}-{len(started)}.log")
+        started.append(process)
+        return process.start(port)
+
+    yield start_one
+    for process in started:
+        process.stop()
 
 
-def test_bundled_server_is_ready_on_port_zero(tmp_path: Path, stopped: list[ServerProcess]) -> None:
-    s = run(ServerCommand.bundled(REFERENCE), tmp_path)
-    stopped.append(s)
+def test_bundled_server_is_ready_on_port_zero(start: Start) -> None:
+    s = start(ServerCommand.bundled(REFERENCE))
     assert s.port > 0 and s.pid == s.popen.pid  # type: ignore[union-attr]
     with connect(s.address) as client:
         client.sendall(b"x")
         assert recv_exactly(client, 1, 1.0) == b"x"
 
 
-def test_external_template_gets_a_port_outside_the_ephemeral_range(
-    tmp_path: Path, stopped: list[ServerProcess]
-) -> None:
+def test_external_template_gets_a_port_outside_the_ephemeral_range(start: Start) -> None:
     template = f"{sys.executable} {REFERENCE} --host {{host}} --port {{port}}"
-    s = run(ServerCommand.from_template("ext", template), tmp_path)
-    stopped.append(s)
+    s = start(ServerCommand.from_template("ext", template))
     low, high = procfs.ephemeral_port_range()
     assert not low <= s.port <= high
 
@@ -68,23 +77,20 @@ def test_template_without_port_is_a_usage_error() -> None:
         ServerCommand.from_template("bad", "my-server --listen 8080")
 
 
-def test_readiness_without_ready_line_is_read_from_proc(
-    tmp_path: Path, stopped: list[ServerProcess]
-) -> None:
+def test_readiness_without_ready_line_is_read_from_proc(start: Start) -> None:
     silent = (
         "import socket, sys, time\n"
         "s = socket.socket(); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen()\n"
         "time.sleep(60)\n"
     )
-    s = run(python_command("silent", silent), tmp_path)
-    stopped.append(s)
+    s = start(python_command("silent", silent))
     assert procfs.accept_queue_length(s.port) == 0  # listening, and no probe connection made
 
 
-def test_server_that_exits_early_gives_a_launch_error_with_its_log(tmp_path: Path) -> None:
+def test_server_that_exits_early_gives_a_launch_error_with_its_log(start: Start) -> None:
     failing = "import sys; print('cannot start: no config'); sys.exit(3)"
     with pytest.raises(LaunchError) as caught:
-        run(python_command("early-exit", failing), tmp_path)
+        start(python_command("early-exit", failing))
     message = str(caught.value)
     assert "exited before listening (exit status 3)" in message
     assert "cannot start: no config" in message
@@ -92,25 +98,25 @@ def test_server_that_exits_early_gives_a_launch_error_with_its_log(tmp_path: Pat
 
 
 def test_server_that_never_listens_gives_a_launch_error_naming_the_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    start: Start, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(server, "READY_TIMEOUT", 0.5)
     with pytest.raises(LaunchError, match=r"never listened within 0\.5 s") as caught:
-        run(ServerCommand.bundled(BROKEN / "never_listens.py"), tmp_path)
+        start(ServerCommand.bundled(BROKEN / "never_listens.py"))
     assert "never_listens.py" in str(caught.value)
 
 
-def test_port_in_use_is_reported_with_the_servers_words(tmp_path: Path) -> None:
+def test_port_in_use_is_reported_with_the_servers_words(start: Start) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
         with pytest.raises(LaunchError, match="Address already in use"):
-            run(ServerCommand.bundled(REFERENCE), tmp_path, port=port)
+            start(ServerCommand.bundled(REFERENCE), port=port)
 
 
 def test_bind_failure_on_a_picked_port_is_retried_elsewhere(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stopped: list[ServerProcess]
+    start: Start, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -119,27 +125,23 @@ def test_bind_failure_on_a_picked_port_is_retried_elsewhere(
         picks = iter([taken, free])
         monkeypatch.setattr(procfs, "pick_free_port", lambda host="127.0.0.1": next(picks))
         template = f"{sys.executable} {REFERENCE} --host {{host}} --port {{port}}"
-        s = run(ServerCommand.from_template("retry", template), tmp_path)
-        stopped.append(s)
+        s = start(ServerCommand.from_template("retry", template))
         assert s.port == free
 
 
-def test_crash_report_says_crashed_with_status_and_log_tail(
-    tmp_path: Path, stopped: list[ServerProcess]
-) -> None:
-    s = run(ServerCommand.bundled(BROKEN / "dies_on_reset.py"), tmp_path)
-    stopped.append(s)
+def test_crash_report_says_crashed_with_status_and_log_tail(start: Start) -> None:
+    s = start(ServerCommand.bundled(BROKEN / "dies_on_reset.py"))
     with connect(s.address) as victim:
-        victim.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
         victim.sendall(b"x")
         recv_exactly(victim, 1, 1.0)
+        abort_with_rst(victim)
     assert s.wait_exit(2.0)
     report = s.crash_report()
     assert report.startswith("CRASHED: the server died (exit status 1)")
     assert "ConnectionResetError" in report
 
 
-def test_stop_kills_the_whole_group_even_children_ignoring_term(tmp_path: Path) -> None:
+def test_stop_kills_the_whole_group_even_children_ignoring_term(start: Start) -> None:
     stubborn = (
         "import os, signal, socket, sys, time\n"
         "if os.fork() == 0:\n"
@@ -147,28 +149,22 @@ def test_stop_kills_the_whole_group_even_children_ignoring_term(tmp_path: Path) 
         "s = socket.socket(); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen()\n"
         "time.sleep(60)\n"
     )
-    s = run(python_command("stubborn", stubborn), tmp_path)
+    s = start(python_command("stubborn", stubborn))
     pgid = s.popen.pid  # type: ignore[union-attr]
     wait_until(lambda: len(procfs.group_pids(pgid)) == 2, 2.0, "the child to fork")
     s.stop()
     assert procfs.group_pids(pgid) == []
 
 
-def test_flooding_server_is_cut_off_at_the_cap(
-    tmp_path: Path, stopped: list[ServerProcess]
-) -> None:
-    s = run(ServerCommand.bundled(BROKEN / "floods.py"), tmp_path)
-    stopped.append(s)
+def test_flooding_server_is_cut_off_at_the_cap(start: Start) -> None:
+    s = start(ServerCommand.bundled(BROKEN / "floods.py"))
     with connect(s.address) as client:
         seen = recv_until_eof(client, 2.0, limit=100_000)
     assert seen.ending is Ending.OVERFLOW and len(seen.received) <= 100_001
 
 
-def test_silent_server_fails_a_transfer_fast_with_evidence(
-    tmp_path: Path, stopped: list[ServerProcess]
-) -> None:
-    s = run(ServerCommand.bundled(BROKEN / "never_reads.py"), tmp_path)
-    stopped.append(s)
+def test_silent_server_fails_a_transfer_fast_with_evidence(start: Start) -> None:
+    s = start(ServerCommand.bundled(BROKEN / "never_reads.py"))
     with connect(s.address) as client:
         transcript = exchange(client, b"z" * (32 << 20), timeout=20.0, stall=0.5)
     assert transcript.ending is Ending.TIMEOUT
@@ -177,11 +173,8 @@ def test_silent_server_fails_a_transfer_fast_with_evidence(
         transcript.assert_echoed()
 
 
-def test_recv_exactly_reports_what_came_instead(
-    tmp_path: Path, stopped: list[ServerProcess]
-) -> None:
-    s = run(ServerCommand.bundled(BROKEN / "closes_at_once.py"), tmp_path)
-    stopped.append(s)
+def test_recv_exactly_reports_what_came_instead(start: Start) -> None:
+    s = start(ServerCommand.bundled(BROKEN / "closes_at_once.py"))
     with connect(s.address) as client, pytest.raises(ClientError, match=r"expected 4 bytes"):
         recv_exactly(client, 4, 1.0)
 
@@ -213,8 +206,8 @@ def test_proc_sees_our_own_listener_fds_and_accept_queue() -> None:
             assert procfs.accept_queue_length(port) == 1
 
 
-def test_signal_to_a_stopped_group_still_ends_it(tmp_path: Path) -> None:
-    s = run(ServerCommand.bundled(REFERENCE), tmp_path)
+def test_signal_to_a_stopped_group_still_ends_it(start: Start) -> None:
+    s = start(ServerCommand.bundled(REFERENCE))
     s.signal_group(signal.SIGSTOP)
     s.stop()
     assert not s.alive
