@@ -25,6 +25,7 @@ RECV_CHUNK = 65536
 OVERFLOW_SLACK = 65536  # bytes beyond what is owed we read before calling it a flood
 PREVIEW = 48
 STALL = 2.0  # seconds without progress after which a transfer is declared stuck
+SMALL_WINDOW = 64 << 10  # a client receive buffer that backs the echo up into the server
 
 
 class ClientError(AssertionError):
@@ -62,6 +63,13 @@ def first_difference(expected: bytes, received: bytes) -> str:
     return "identical"
 
 
+def _client_socket(address: tuple[str, int]) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
+    # Small writes must leave at once: an echo clause times the reply, not Nagle's delay.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def connect(
     address: tuple[str, int], timeout: float = CONNECT_TIMEOUT, rcvbuf: int | None = None
 ) -> socket.socket:
@@ -72,11 +80,9 @@ def connect(
     Loopback buffers otherwise grow to tens of MiB and hide those paths. It must be set
     before connect(), since the window scale is fixed by the handshake.
     """
-    sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
+    sock = _client_socket(address)
     if rcvbuf is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    # Small writes must leave at once: an echo clause times the reply, not Nagle's delay.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.settimeout(timeout)
     try:
         sock.connect(address)
@@ -258,6 +264,7 @@ def _read(sock: socket.socket, timeout: float, stop_at: int) -> Transcript:
             transcript.ending = Ending.EOF
             return transcript
         received += data
+    sock.settimeout(CONNECT_TIMEOUT)
     if len(received) < stop_at:
         transcript.ending, transcript.error = Ending.TIMEOUT, f"after {timeout:g} s"
     return transcript
@@ -328,9 +335,8 @@ def send_without_reading(sock: socket.socket, payload: bytes, patience: float = 
 
 def connect_nonblocking(address: tuple[str, int]) -> socket.socket:
     """Start a connect and return at once: for bursts where the handshakes must overlap."""
-    sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
+    sock = _client_socket(address)
     sock.setblocking(False)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.connect_ex(address)
     return sock
 

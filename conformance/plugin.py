@@ -24,10 +24,11 @@ from hypothesis import Phase, settings
 from conformance import __version__, expectations, spec
 from conformance.expectations import Expectation
 from conformance.server import LaunchError, ServerCommand, ServerProcess, stop_all
-from conformance.verdicts import Grid
+from conformance.verdicts import NON_STRICT, Grid
 
 IMPLEMENTATIONS = Path(__file__).resolve().parents[1] / "implementations"
-NON_STRICT = "NON-STRICT"
+# What a server under test can make a test raise; anything else is a fault of the kit.
+VIOLATIONS = (AssertionError, pytest.fail.Exception, LaunchError, ConnectionError, TimeoutError)
 
 # ci: the same examples every run, and no shrinking: against a server that never answers each
 # shrink step costs a receive deadline, and the unshrunk chunking is evidence enough.
@@ -204,8 +205,12 @@ def pytest_runtest_makereport(
             report.user_properties.append(("crashed", server.exit_description()))
             break
     clause = clause_of(item)
-    strict = item.get_closest_marker("xfail") is not None
-    if clause and clause.level == "SHOULD" and call.when == "call" and not strict:
+    expected_to_fail = item.get_closest_marker("xfail") is not None
+    violated = call.excinfo is not None and call.excinfo.errisinstance(VIOLATIONS)
+    if call.when == "call" and not violated and call.excinfo is not None:
+        # Reported as ERROR, and never softened to NON-STRICT below.
+        report.user_properties.append(("harness error", call.excinfo.typename))
+    if clause and clause.level == "SHOULD" and violated and not expected_to_fail:
         message = call.excinfo.exconly() if call.excinfo else ""
         report.outcome = "skipped"
         report.wasxfail = f"{NON_STRICT}: SHOULD clause {clause.id} not met: {message}"

@@ -28,6 +28,7 @@ from conformance.waiting import DeadlineExceeded, wait_until
 
 READY_TIMEOUT = 5.0
 STOP_TIMEOUT = 2.0
+START_ATTEMPTS = 3  # on ports the harness picked: a bind failure is retried elsewhere
 LOG_TAIL_LINES = 20
 READY_LINE = re.compile(rb"^LISTENING (\S+) (\d+)\s*$", re.MULTILINE)
 BIND_FAILURE = re.compile(rb"address already in use|EADDRINUSE", re.IGNORECASE)
@@ -92,7 +93,7 @@ class ServerProcess:
     def address(self) -> tuple[str, int]:
         return self.host, self.port
 
-    def start(self, port: int | None = None, retries: int = 3) -> ServerProcess:
+    def start(self, port: int | None = None) -> ServerProcess:
         """Start and wait until ready: on ``port`` if given, else on 0 if the server announces
         its port, else on a free port the harness picks.
 
@@ -102,9 +103,9 @@ class ServerProcess:
         picks_port = port is None and not self.command.announces
 
         def attempt() -> ServerProcess:
-            return self._start_once(procfs.pick_free_port() if picks_port else port or 0)
+            return self._start_once(procfs.pick_free_port(self.host) if picks_port else port or 0)
 
-        for _ in range(retries - 1):
+        for _ in range(START_ATTEMPTS - 1):
             try:
                 return attempt()
             except LaunchError:

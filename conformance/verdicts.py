@@ -12,6 +12,8 @@ import pytest
 
 from conformance import spec
 
+NON_STRICT = "NON-STRICT"  # the verdict, and the prefix of a failed SHOULD test's reason
+
 # Least to most severe.
 ORDER = ("N/A", "PASS", "XFAIL", "NON-STRICT", "XPASS-STRICT", "TIMEOUT", "FAIL", "CRASH", "ERROR")
 SHORT = {
@@ -36,7 +38,7 @@ def verdict_of(report: pytest.TestReport) -> str | None:
         reason = getattr(report, "wasxfail", None)
         if reason is None:
             return "N/A"
-        return "NON-STRICT" if reason.startswith("NON-STRICT") else "XFAIL"
+        return NON_STRICT if reason.startswith(NON_STRICT) else "XFAIL"
     if report.failed:
         if report.when != "call":
             return "ERROR"
@@ -45,7 +47,9 @@ def verdict_of(report: pytest.TestReport) -> str | None:
         text = report.longreprtext
         if "[XPASS(strict)]" in text:
             return "XPASS-STRICT"
-        return "TIMEOUT" if "Failed: Timeout" in text else "FAIL"
+        if "Failed: Timeout" in text:
+            return "TIMEOUT"
+        return "ERROR" if "harness error" in props else "FAIL"
     return "PASS"
 
 

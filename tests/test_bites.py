@@ -29,7 +29,8 @@ EVERYTHING = set(spec.load().clauses)
 HANGUP_CLAUSES = {"ABORT-4", "ABORT-5"}
 START = {c for c in EVERYTHING if c.startswith("START-")}
 
-# Failing clause -> the defect's target clause first, then what else it breaks and why.
+# Broken server -> the clauses it fails: the one its docstring targets, and what else the
+# defect breaks (with the reason where it is not plain).
 EXPECTED: dict[str, set[str]] = {
     "correct_baseline": set(),
     "correct_epoll_baseline": set(),
@@ -42,9 +43,8 @@ EXPECTED: dict[str, set[str]] = {
     "getpeername_on_accept": {"ACCEPT-3", "RES-2", "RES-3"},  # RES-2/3 reset before accept
     "line_buffered": EVERYTHING - {"CLOSE-2", "CLOSE-3"},  # EOF flushes the partial line
     "decodes_utf8": {"ECHO-2", "ECHO-3", "ECHO-4"},  # ECHO-3/4 send arbitrary bytes
-    # Exact-length reads stop before the extra newline; only a later read on the same
-    # connection sees it.
-    "adds_newline": EVERYTHING - START - {"ECHO-1", "ACCEPT-1", "RES-1", "RES-2", "RES-3"},
+    # These read exactly one echo per connection and close: the extra newline goes unread.
+    "adds_newline": EVERYTHING - START - {"ACCEPT-1", "RES-1", "RES-2", "RES-3"},
     "ignores_partial_send": {"ECHO-4", "CLOSE-3"},
     "shared_buffer": {"ECHO-5", "ACCEPT-2", "ABORT-2", "ABORT-3", "RES-2"},
     "no_close_on_eof": {"CLOSE-1", "CLOSE-2", "CLOSE-3", "RES-1", "ABORT-5"},
@@ -71,8 +71,9 @@ EXPECTED: dict[str, set[str]] = {
 # Clauses a server fails in some runs only, because the suite cannot pin the server's timing.
 # Each is a real defect of that server; the reason says why it does not always show.
 MAY_ALSO_FAIL: dict[str, dict[str, str]] = {
-    # Their HUP branch is reached now and then without the shim too: among RES-2's 50 resets
-    # the kernel occasionally reports one as HUP/ERR without IN to these loops.
+    # Their HUP branch is reached now and then without the shim too, during RES-2's 50 resets
+    # (seen in about one run in four). The mechanism is not pinned down; most likely the
+    # loop's own interest mask lacks EPOLLIN at that moment, so HUP/ERR arrives alone.
     "hup_ignored": {"RES-2": "its HUP branch leaks the fd"},
     "hup_keyerror": {
         "RES-2": "its HUP branch raises KeyError",
@@ -86,6 +87,17 @@ MAY_ALSO_FAIL: dict[str, dict[str, str]] = {
         "RES-3": "bytes left in the one shared buffer keep write interest on for whichever "
         "connection is current, and whether that one is dead when the sessions end varies",
     },
+}
+
+
+# Servers whose docstring names no target clause: the correct baselines and hostile stubs.
+UNTARGETED = {
+    "correct_baseline",
+    "correct_epoll_baseline",
+    "closes_at_once",
+    "floods",
+    "never_reads",
+    "never_closes",
 }
 
 
@@ -125,14 +137,17 @@ def test_every_clause_is_failed_by_some_broken_server() -> None:
 @pytest.mark.parametrize("server", sorted(EXPECTED))
 def test_broken_server_fails_the_clause_its_docstring_targets(server: str) -> None:
     target = _target(BROKEN / f"{server}.py")
-    assert target is None or target in EXPECTED[server], f"{server} targets {target}"
+    if server in UNTARGETED:
+        assert target is None, f"{server} names {target} but is listed as untargeted"
+    else:
+        assert target in EXPECTED[server], f"{server}: docstring targets {target}"
 
 
 def _target(path: Path) -> str | None:
-    """The clause a broken server's docstring says it breaks (first word, 'CLAUSE-N:')."""
-    first = path.read_text().split('"""')[1] if '"""' in path.read_text() else ""
-    word = first.split(":")[0].strip()
-    return word if word in spec.load().clauses else None
+    """The clause a broken server's docstring opens with ('CLAUSE-N: ...'), if it names one."""
+    text = path.read_text()
+    first_word = text.split('"""')[1].split(":")[0].strip() if '"""' in text else ""
+    return first_word if first_word in EVERYTHING else None
 
 
 @pytest.mark.parametrize("server", sorted(EXPECTED))

@@ -54,10 +54,14 @@ def test_every_clause_has_a_test() -> None:
 
 def test_expectations_name_real_tests_and_their_clauses() -> None:
     clause_of_test = {name.split("::")[1]: clause_marks(func)[0] for name, func in TESTS}
-    seed = Path(__file__).resolve().parents[1] / "implementations" / "seed"
-    for (server, test), known in expectations.beside(seed / "seed_epoll.py").items():
-        assert test in clause_of_test, f"[{server}] {test}: no such test in the suite"
-        assert known.clause == clause_of_test[test], f"[{server}] {test}: clause mismatch"
+    implementations = Path(__file__).resolve().parents[1] / "implementations"
+    files = sorted(implementations.rglob(expectations.FILE_NAME))
+    assert files, "no expectations file found"
+    for path in files:
+        for (server, test), known in expectations.load(path).items():
+            assert (path.parent / f"{server}.py").exists(), f"{path}: no server {server}"
+            assert test in clause_of_test, f"[{server}] {test}: no such test in the suite"
+            assert known.clause == clause_of_test[test], f"[{server}] {test}: clause mismatch"
 
 
 def test_expectations_reject_an_entry_without_why(tmp_path: Path) -> None:

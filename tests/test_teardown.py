@@ -71,7 +71,11 @@ def test_no_server_survives_a_test_timeout() -> None:
     marker = uuid.uuid4().hex
     server_cmd = f"{sys.executable} {NEVER_READS} --host {{host}} --port {{port}}"
     kit = start_kit(marker, "--server-cmd", server_cmd, "--clause", "ECHO-4", "--timeout", "1")
-    output, _ = kit.communicate(timeout=40)
+    try:
+        output, _ = kit.communicate(timeout=40)
+    finally:
+        kit.kill()
+        kit.wait()
     assert b"Timeout" in output, output.decode(errors="replace")[-2000:]
     assert kit.returncode == 1
     assert not marked_processes(marker)

@@ -18,14 +18,13 @@ from conformance.checks import (
     open_fds,
     wait_fds_back_to,
 )
-from conformance.client import abort_with_rst, filler, send_without_reading
+from conformance.client import SMALL_WINDOW, abort_with_rst, filler, send_without_reading
 from conformance.plugin import Launcher
 from conformance.server import ServerProcess
 from conformance.waiting import DeadlineExceeded, wait_until
 
 SHIM_DIR = Path(__file__).resolve().parents[1] / "hup_shim"
 OWED = 8 << 20
-SMALL_WINDOW = 64 << 10
 VICTIMS = 5
 
 

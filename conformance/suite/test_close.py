@@ -6,6 +6,7 @@ import pytest
 
 from conformance.checks import assert_still_serving, connect_accepted
 from conformance.client import (
+    SMALL_WINDOW,
     Ending,
     assert_stays_open,
     connect,
@@ -19,7 +20,6 @@ from conformance.server import ServerProcess
 
 EOF_DEADLINE = 2.0
 OWED = 8 << 20
-SMALL_WINDOW = 64 << 10  # keeps the echo owed inside the server when the FIN arrives
 STALL_PATIENCE = 0.3  # seconds without progress after which the server has stopped taking bytes
 
 

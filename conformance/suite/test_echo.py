@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance.client import (
+    SMALL_WINDOW,
     ClientError,
     connect,
     echo_round_trip,
@@ -24,7 +25,6 @@ PROMPT = 1.0
 LARGE = 16 << 20
 CONCURRENT = 100
 END_MARK = b"#end-of-stream#"
-SMALL_WINDOW = 64 << 10  # the client's receive buffer: backs the echo up into the server
 
 
 @pytest.mark.clause("ECHO-1")
@@ -33,6 +33,7 @@ def test_small_message_comes_back_promptly(server: ServerProcess) -> None:
     with connect(server.address) as client:
         client.sendall(b"hello")
         assert recv_exactly(client, 5, PROMPT) == b"hello"
+        echo_round_trip(client, b"!")  # anything added after b"hello" would arrive first
 
 
 @pytest.mark.clause("ECHO-2")
@@ -70,7 +71,8 @@ def _assert_stream_echoed(server: ServerProcess, chunks: list[bytes]) -> None:
             received = recv_exactly(client, len(sent), timeout=2.0)
         except ClientError as exc:
             raise ClientError(f"{len(chunks)} writes of {len(sent)} bytes in all: {exc}") from None
-    assert received == sent, f"{len(chunks)} writes: {first_difference(sent, received)}"
+        assert received == sent, f"{len(chunks)} writes: {first_difference(sent, received)}"
+        echo_round_trip(client, b"!")  # bytes added after the marker would arrive first
 
 
 @pytest.mark.clause("ECHO-3")

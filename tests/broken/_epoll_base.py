@@ -18,7 +18,8 @@ from __future__ import annotations
 import select
 import socket
 
-from _base import RECV_SIZE, exit_on_signals, open_listener, parse_args
+from _base import RECV_SIZE
+from _common import start  # importable once _base has put implementations/ on the path
 
 __all__ = ["EpollEchoServer", "run_epoll"]
 
@@ -102,6 +103,4 @@ class EpollEchoServer:
 
 
 def run_epoll(server_cls: type[EpollEchoServer]) -> None:
-    args = parse_args(server_cls.__doc__ or "echo server")
-    exit_on_signals()
-    server_cls(open_listener(args.host, args.port)).serve_forever()
+    server_cls(start(server_cls.__doc__ or "echo server")).serve_forever()
