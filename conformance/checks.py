@@ -17,6 +17,9 @@ from conformance.waiting import wait_until
 RELEASE_DEADLINE = 2.0
 
 
+DYING_GRACE = 1.0  # a crashing Python server closes its sockets before its process is gone
+
+
 def assert_alive(server: ServerProcess) -> None:
     if not server.alive:
         raise ClientError(server.crash_report())
@@ -32,6 +35,9 @@ def assert_still_serving(server: ServerProcess, sentinel: socket.socket) -> None
         try:
             echo_round_trip(sentinel, attempt)
         except ClientError as exc:
+            # The sentinel may see the server's sockets close while the interpreter is still
+            # printing its traceback: give a dying server a moment to be seen dead.
+            server.wait_exit(DYING_GRACE)
             assert_alive(server)
             raise ClientError(f"the sentinel connection stopped echoing: {exc}") from None
     with connect(server.address) as newcomer:

@@ -100,7 +100,12 @@ def abort_with_rst(sock: socket.socket) -> None:
 
 def half_close(sock: socket.socket) -> None:
     """Send FIN: the client will write no more but still reads (shutdown(SHUT_WR))."""
-    sock.shutdown(socket.SHUT_WR)
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError as exc:  # ENOTCONN: the server already reset the connection
+        raise ClientError(
+            f"half-close failed, the server had ended the connection: {exc}"
+        ) from None
 
 
 @dataclass
@@ -162,7 +167,7 @@ class _Flow:
         self.transcript.bytes_written += n
         if not self.unsent and self.half_close:
             try:
-                half_close(self.sock)
+                self.sock.shutdown(socket.SHUT_WR)
             except OSError as exc:
                 self.finish(*_ending_of(exc))
 
