@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -66,20 +67,24 @@ def socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
+def read_each_process(name: str) -> Iterator[tuple[int, bytes]]:
+    """(pid, content of /proc/PID/<name>) for every process that is still there to read."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                yield int(entry), Path(f"/proc/{entry}/{name}").read_bytes()
+            except OSError:
+                continue
+
+
 def group_pids(pgid: int) -> list[int]:
     """Live processes of process group ``pgid``, leader first."""
     pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
+    for pid, stat in read_each_process("stat"):
         # The command name may hold spaces and parentheses: fields start after the last ')'.
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(entry))
+        fields = stat.rsplit(b")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            pids.append(pid)
     return sorted(pids, key=lambda pid: pid != pgid)
 
 

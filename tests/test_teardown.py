@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance import procfs
 from conformance.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,17 +27,9 @@ pytestmark = pytest.mark.timeout(60)
 
 def marked_processes(marker: str) -> list[int]:
     """Pids whose environment carries ``marker`` (the child pytest and its servers)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in environ:
-            found.append(int(entry))
-    return found
+    return [
+        pid for pid, environ in procfs.read_each_process("environ") if marker.encode() in environ
+    ]
 
 
 def start_kit(marker: str, *args: str) -> subprocess.Popen[bytes]:
