@@ -256,20 +256,22 @@ def _read(sock: socket.socket, timeout: float, stop_at: int) -> Transcript:
     transcript = Transcript(sent=b"")
     received = transcript.received
     deadline = time.monotonic() + timeout
-    while len(received) < stop_at and (remaining := deadline - time.monotonic()) > 0:
-        sock.settimeout(remaining)
-        try:
-            data = sock.recv(min(RECV_CHUNK, stop_at - len(received)))
-        except TimeoutError:
-            break
-        except OSError as exc:
-            transcript.ending, transcript.error = _ending_of(exc)
-            return transcript
-        if not data:
-            transcript.ending = Ending.EOF
-            return transcript
-        received += data
-    sock.settimeout(CONNECT_TIMEOUT)
+    try:
+        while len(received) < stop_at and (remaining := deadline - time.monotonic()) > 0:
+            sock.settimeout(remaining)
+            try:
+                data = sock.recv(min(RECV_CHUNK, stop_at - len(received)))
+            except TimeoutError:
+                break
+            except OSError as exc:
+                transcript.ending, transcript.error = _ending_of(exc)
+                return transcript
+            if not data:
+                transcript.ending = Ending.EOF
+                return transcript
+            received += data
+    finally:
+        sock.settimeout(CONNECT_TIMEOUT)
     if len(received) < stop_at:
         transcript.ending, transcript.error = Ending.TIMEOUT, f"after {timeout:g} s"
     return transcript

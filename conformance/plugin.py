@@ -204,16 +204,19 @@ def pytest_runtest_makereport(
             report.sections.append(("server crashed", server.crash_report()))
             report.user_properties.append(("crashed", server.exit_description()))
             break
-    clause = clause_of(item)
-    expected_to_fail = item.get_closest_marker("xfail") is not None
-    violated = call.excinfo is not None and call.excinfo.errisinstance(VIOLATIONS)
-    if call.when == "call" and not violated and call.excinfo is not None:
+    if call.when != "call" or call.excinfo is None:
+        return report
+    if not call.excinfo.errisinstance(VIOLATIONS):
         # Reported as ERROR, and never softened to NON-STRICT below.
         report.user_properties.append(("harness error", call.excinfo.typename))
-    if clause and clause.level == "SHOULD" and violated and not expected_to_fail:
-        message = call.excinfo.exconly() if call.excinfo else ""
+        return report
+    clause = clause_of(item)
+    expected_to_fail = item.get_closest_marker("xfail") is not None
+    if clause and clause.level == "SHOULD" and not expected_to_fail:
         report.outcome = "skipped"
-        report.wasxfail = f"{NON_STRICT}: SHOULD clause {clause.id} not met: {message}"
+        report.wasxfail = (
+            f"{NON_STRICT}: SHOULD clause {clause.id} not met: {call.excinfo.exconly()}"
+        )
     return report
 
 

@@ -55,8 +55,7 @@ def verdict_of(report: pytest.TestReport) -> str | None:
 
 class Grid:
     def __init__(self) -> None:
-        self.cells: dict[tuple[str, str], str] = {}
-        self.servers: list[str] = []
+        self.cells: dict[tuple[str, str], str] = {}  # (server, clause) -> worst verdict
 
     def add(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
@@ -64,8 +63,6 @@ class Grid:
         if verdict is None or "clause" not in props:
             return
         key = (str(props["server"]), str(props["clause"]))
-        if key[0] not in self.servers:
-            self.servers.append(key[0])
         old = self.cells.get(key)
         if old is None or ORDER.index(verdict) > ORDER.index(old):
             self.cells[key] = verdict
@@ -79,7 +76,7 @@ class Grid:
 
     def render(self) -> list[str]:
         clauses = [c for c in spec.load().clauses.values() if any(k[1] == c.id for k in self.cells)]
-        servers = sorted(self.servers)
+        servers = sorted({server for server, _ in self.cells})
         width = max([7, *(len(s) for s in servers)])
         head = f"{'clause':<10} {'level':<6} " + " ".join(f"{s:>{width}}" for s in servers)
         lines = [head, "-" * len(head)]
