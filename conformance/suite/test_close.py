@@ -20,7 +20,7 @@ from conformance.server import ServerProcess
 
 EOF_DEADLINE = 2.0
 OWED = 8 << 20
-STALL_PATIENCE = 0.3  # seconds without progress after which the server has stopped taking bytes
+STALL_PATIENCE = 1.0  # seconds without progress after which the server has stopped taking bytes
 
 
 @pytest.mark.clause("CLOSE-1")
