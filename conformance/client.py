@@ -17,7 +17,7 @@ import selectors
 import socket
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 CONNECT_TIMEOUT = 2.0
@@ -251,29 +251,38 @@ def exchange(
     return exchange_many([(sock, payload)], timeout, half_close, stall)[0]
 
 
-def _read(sock: socket.socket, timeout: float, stop_at: int) -> Transcript:
-    """Read until ``stop_at`` bytes have come, the connection ends, or ``timeout`` passes."""
+def _read(
+    sock: socket.socket,
+    timeout: float,
+    stop_at: int,
+    step: int = RECV_CHUNK,
+    until: Callable[[], bool] | None = None,
+) -> Transcript:
+    """Read until ``stop_at`` bytes have come, ``until()`` holds, the connection ends, or
+    ``timeout`` passes; ``step`` caps each recv()."""
     transcript = Transcript(sent=b"")
     received = transcript.received
     deadline = time.monotonic() + timeout
     try:
-        while len(received) < stop_at and (remaining := deadline - time.monotonic()) > 0:
+        while len(received) < stop_at and not (until and until()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                transcript.ending, transcript.error = Ending.TIMEOUT, f"after {timeout:g} s"
+                break
             sock.settimeout(remaining)
             try:
-                data = sock.recv(min(RECV_CHUNK, stop_at - len(received)))
+                data = sock.recv(min(step, stop_at - len(received)))
             except TimeoutError:
-                break
+                continue
             except OSError as exc:
                 transcript.ending, transcript.error = _ending_of(exc)
-                return transcript
+                break
             if not data:
                 transcript.ending = Ending.EOF
-                return transcript
+                break
             received += data
     finally:
         sock.settimeout(CONNECT_TIMEOUT)
-    if len(received) < stop_at:
-        transcript.ending, transcript.error = Ending.TIMEOUT, f"after {timeout:g} s"
     return transcript
 
 
@@ -286,17 +295,27 @@ def recv_exactly(sock: socket.socket, n: int, timeout: float) -> bytes:
 
 
 def recv_until_eof(
-    sock: socket.socket, timeout: float, limit: int, sent: bytes = b""
+    sock: socket.socket, timeout: float, limit: int, sent: bytes = b"", received: bytes = b""
 ) -> Transcript:
-    """Read until the server closes, at most ``limit`` bytes, within ``timeout``.
+    """Read until the server closes, at most ``limit`` bytes in all, within ``timeout``.
 
-    ``sent`` is what the client wrote before, so the transcript can check the echo.
+    ``sent`` is what the client wrote before, so the transcript can check the echo;
+    ``received`` is echo already read, which the transcript starts with.
     """
-    transcript = _read(sock, timeout, limit + 1)
-    transcript.sent = sent
+    transcript = _read(sock, timeout, limit + 1 - len(received))
+    transcript.sent, transcript.bytes_written = sent, len(sent)
+    transcript.received[:0] = received
     if len(transcript.received) > limit:
         transcript.ending = Ending.OVERFLOW
     return transcript
+
+
+def recv_in_steps(
+    sock: socket.socket, step: int, until: Callable[[], bool], timeout: float, limit: int
+) -> Transcript:
+    """Read at most ``step`` bytes at a time, checking ``until()`` before each: a client that
+    reads slowly on purpose, so that the server's writes keep meeting a full window."""
+    return _read(sock, timeout, limit + 1, step, until)
 
 
 def echo_round_trip(sock: socket.socket, payload: bytes, timeout: float = 1.0) -> None:

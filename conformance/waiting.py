@@ -24,6 +24,7 @@ def wait_until(
     timeout: float,
     what: str,
     describe: Callable[[], str] | None = None,
+    interval: float = POLL_INTERVAL,
 ) -> T:
     """Return the first truthy value of ``predicate()`` within ``timeout`` seconds.
 
@@ -37,4 +38,4 @@ def wait_until(
         if time.monotonic() >= deadline:
             seen = f"; last seen: {describe()}" if describe else ""
             raise DeadlineExceeded(f"{what}: not within {timeout:g} s{seen}")
-        time.sleep(POLL_INTERVAL)
+        time.sleep(interval)

@@ -50,6 +50,7 @@ EXPECTED: dict[str, set[str]] = {
     "no_close_on_eof": {"CLOSE-1", "CLOSE-2", "CLOSE-3", "RES-1", "ABORT-5"},
     "close_on_rdhup": {"CLOSE-2", "CLOSE-3"},
     "close_without_flush": {"CLOSE-3"},
+    "close_without_flush_bounded": {"CLOSE-3"},
     "idle_timeout": {"CLOSE-4"},
     # ABORT-2 passes: the data comes first, and the reset then surfaces in send(), guarded.
     "dies_on_reset": {"ABORT-1", "ABORT-4", "ABORT-5", "ACCEPT-3", "RES-2", "RES-3"},

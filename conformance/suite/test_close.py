@@ -14,12 +14,12 @@ from conformance.client import (
     filler,
     half_close,
     recv_until_eof,
-    send_without_reading,
 )
+from conformance.owing import ConnectionEnds, fill_past_send_buffer, recv_flush_after_eof
 from conformance.server import ServerProcess
 
 EOF_DEADLINE = 2.0
-OWED = 8 << 20
+OWED = 16 << 20  # a cap on writing, above what a kernel send buffer holds (4 MiB by default)
 STALL_PATIENCE = 1.0  # seconds without progress after which the server has stopped taking bytes
 
 
@@ -51,12 +51,10 @@ def test_echo_still_owed_at_half_close_is_flushed_then_eof(server: ServerProcess
     """CLOSE-3: a failure means the server closes on EOF without flushing what it owes."""
     payload = filler(OWED)
     with connect(server.address, rcvbuf=SMALL_WINDOW) as client:
-        # Nothing read yet: when the FIN reaches the server, all of it is still owed. Writing
-        # goes on until the server stops taking bytes, so a server that buffers without limit
-        # holds megabytes more than the kernel can when the FIN comes.
-        owed = send_without_reading(client, payload, patience=STALL_PATIENCE)
+        ends = ConnectionEnds(client)
+        owed = fill_past_send_buffer(ends, client, payload, patience=STALL_PATIENCE)
         half_close(client)
-        seen = recv_until_eof(client, 10.0, limit=owed + 1024, sent=payload[:owed])
+        seen = recv_flush_after_eof(ends, client, 10.0, sent=payload[:owed])
     seen.assert_echoed(then=Ending.EOF)
 
 

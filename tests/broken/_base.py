@@ -25,6 +25,7 @@ from _common import exit_on_signals, open_listener, parse_args
 
 __all__ = [
     "RECV_SIZE",
+    "WRITE",
     "EchoServer",
     "exit_on_signals",
     "open_listener",
