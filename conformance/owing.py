@@ -60,6 +60,17 @@ class ConnectionEnds:
             return True
         return server.rx_queue == 0 and client.tx_queue == 0
 
+    def server_has_only_the_fin_to_read(self) -> bool:
+        """After a half-close: the server has read every byte before the FIN.
+
+        The FIN counts as one unread byte until the server's recv() returns b"" (or until it
+        reads the last data, if the FIN had already arrived then).
+        """
+        server, client = self.server_end(), self.client_end()
+        if server is None or client is None:
+            return True
+        return server.rx_queue <= 1 and client.tx_queue == 0
+
     def server_has_closed(self) -> bool:
         end = self.server_end()
         return end is None or end.state != TCP_CLOSE_WAIT
@@ -97,14 +108,15 @@ def recv_flush_after_eof(
 ) -> Transcript:
     """Read, after a half-close, the echo of ``sent`` and how the connection ends.
 
-    The client reads READ_STEP at a time only while the server has bytes left to read, so the
-    server's last reads meet a full send queue and their echo waits in its own buffer when it
-    reaches EOF. The client then stops for up to CLOSE_GRACE, leaving a server that closes at
-    EOF the time to do it, and reads the rest until EOF.
+    The client reads READ_STEP at a time only while the server has data left to read before
+    the FIN, so the server's last reads meet a full send queue and their echo waits in its own
+    buffer when it reaches EOF. Reading on while only the FIN is left would let a server that
+    is slow to wake send everything first. The client then stops for up to CLOSE_GRACE, leaving
+    a server that closes at EOF the time to do it, and reads the rest until EOF.
     """
     deadline = time.monotonic() + timeout
     limit = len(sent) + 1024
-    early = recv_in_steps(client, READ_STEP, ends.server_has_read_all, timeout, limit)
+    early = recv_in_steps(client, READ_STEP, ends.server_has_only_the_fin_to_read, timeout, limit)
     if early.ending is not Ending.OPEN:
         early.sent = sent
         return early
