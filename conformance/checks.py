@@ -6,12 +6,14 @@ tail when the process is gone), so a broken server gives a FAIL with evidence.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 
 from conformance import procfs
 from conformance.client import ClientError, connect, echo_round_trip
 from conformance.server import ServerProcess
+from conformance.sockdiag import accept_queue_length
 from conformance.waiting import wait_until
 
 RELEASE_DEADLINE = 2.0
@@ -47,10 +49,10 @@ def assert_still_serving(server: ServerProcess, sentinel: socket.socket) -> None
 def wait_accepted(server: ServerProcess) -> None:
     """Until the server has accept()ed every connection the kernel completed for it."""
     wait_until(
-        lambda: procfs.accept_queue_length(server.port) == 0,
+        lambda: accept_queue_length(server.address) == 0,
         RELEASE_DEADLINE,
         "server to accept queued connections",
-        lambda: f"{procfs.accept_queue_length(server.port)} connections still queued",
+        lambda: f"{accept_queue_length(server.address)} connections still queued",
     )
 
 
@@ -70,6 +72,7 @@ def connect_accepted(server: ServerProcess, rcvbuf: int | None = None) -> socket
 
 
 def open_fds(server: ServerProcess) -> int:
+    server.require_process("counting its open fds")
     assert_alive(server)
     return procfs.open_fd_count(server.pid)
 
@@ -84,8 +87,22 @@ def wait_fds_back_to(server: ServerProcess, baseline: int) -> None:
     )
 
 
+def resident_memory(server: ServerProcess) -> int:
+    """Bytes the server's process group holds in RAM (VmRSS summed: a forking server's
+    children count too)."""
+    server.require_process("measuring its memory")
+    assert_alive(server)
+    assert server.popen is not None
+    total = 0
+    for pid in procfs.group_pids(server.popen.pid):
+        with contextlib.suppress(FileNotFoundError):  # a child that has just exited
+            total += procfs.resident_bytes(pid)
+    return total
+
+
 def cpu_share(server: ServerProcess, window: float = 1.0) -> float:
     """Share of one core the server used over ``window`` seconds (a measurement, not a wait)."""
+    server.require_process("measuring its CPU time")
     before, start = procfs.cpu_seconds(server.pid), time.monotonic()
     time.sleep(window)
     used = procfs.cpu_seconds(server.pid) - before

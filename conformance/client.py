@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from conformance.waiting import scaled
+
 CONNECT_TIMEOUT = 2.0
 RECV_CHUNK = 65536
 OVERFLOW_SLACK = 65536  # bytes beyond what is owed we read before calling it a flood
@@ -211,6 +213,7 @@ def exchange_many(
         flow = _Flow(sock, Transcript(sent=payload), half_close)
         flows.append(flow)
         selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, flow)
+    timeout, stall = scaled(timeout), None if stall is None else scaled(stall)
     deadline = time.monotonic() + timeout
     pending = len(flows)
     gave_up = f"not done within {timeout:g} s"
@@ -262,6 +265,7 @@ def _read(
     ``timeout`` passes; ``step`` caps each recv()."""
     transcript = Transcript(sent=b"")
     received = transcript.received
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     try:
         while len(received) < stop_at and not (until and until()):
@@ -344,6 +348,7 @@ def send_without_reading(sock: socket.socket, payload: bytes, patience: float = 
     """
     sock.setblocking(False)
     unsent = memoryview(payload)
+    patience = scaled(patience)
     try:
         while unsent:
             try:

@@ -8,6 +8,7 @@ naming a test that does not exist is caught by the kit's meta-tests (tests/test_
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,3 +44,16 @@ def beside(server_file: Path) -> dict[tuple[str, str], Expectation]:
     """The expectations file next to a bundled server, if there is one."""
     path = server_file.parent / FILE_NAME
     return load(path) if path.exists() else {}
+
+
+def dump(entries: list[Expectation]) -> str:
+    """A file ``load`` reads back: one table per server, one line per test."""
+    lines = ["# Known failures, written by --update-baseline; edit the reasons as you like.", ""]
+    for server in sorted({e.server for e in entries}):
+        lines.append(f"[{json.dumps(server)}]")
+        for e in sorted((e for e in entries if e.server == server), key=lambda e: e.test):
+            lines.append(
+                f"{e.test} = {{ clause = {json.dumps(e.clause)}, why = {json.dumps(e.why)} }}"
+            )
+        lines.append("")
+    return "\n".join(lines)

@@ -13,35 +13,26 @@ Rules this plugin keeps:
 from __future__ import annotations
 
 import json
-import os
+import re
+import tomllib
 from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import Phase, settings
 
-from conformance import __version__, expectations, spec
+from conformance import __version__, expectations, report_html, spec, waiting
 from conformance.expectations import Expectation
+from conformance.report import Report, to_markdown, write_json
 from conformance.server import LaunchError, ServerCommand, ServerProcess, stop_all
-from conformance.verdicts import NON_STRICT, Grid
+from conformance.verdicts import NON_STRICT, render_grid
 
 IMPLEMENTATIONS = Path(__file__).resolve().parents[1] / "implementations"
+# Verdicts an --update-baseline run records as known failures.
+BASELINED = ("FAIL", "CRASH", "TIMEOUT", "NON-STRICT", "XFAIL")
+DEFAULT_TIMEOUT = 60.0  # seconds per test, when the run does not configure pytest-timeout
 # What a server under test can make a test raise; anything else is a fault of the kit.
 VIOLATIONS = (AssertionError, pytest.fail.Exception, LaunchError, ConnectionError, TimeoutError)
-
-# ci: the same examples every run, and no shrinking: against a server that never answers each
-# shrink step costs a receive deadline, and the unshrunk chunking is evidence enough.
-settings.register_profile(
-    "ci",
-    derandomize=True,
-    max_examples=20,
-    deadline=None,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],
-)
-settings.register_profile("dev", max_examples=100, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,10 +46,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "{host} and {port} are filled in, e.g. 'node echo.js {port}' (repeatable)",
     )
     group.addoption(
+        "--server-addr",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="run the suite against a server already running there; clauses that need its "
+        "process (fds, CPU, signals, restarts) are N/A (repeatable)",
+    )
+    group.addoption(
         "--name",
         action="append",
         default=[],
-        help="a name for each --server-cmd, in the same order (default: server1, server2, ...)",
+        help="a name for each --server-cmd, then each --server-addr, in the same order "
+        "(default: server1, server2, ...)",
     )
     group.addoption(
         "--clause",
@@ -73,6 +73,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the verdict of every (server, clause) to FILE as JSON",
     )
     group.addoption(
+        "--level",
+        choices=("must", "should"),
+        default=None,
+        help="run only the clauses of this level",
+    )
+    group.addoption(
+        "--baseline",
+        default="",
+        metavar="FILE",
+        help="known failures of the servers under test (expectations TOML: "
+        "[server] test = { clause = 'ID', why = '...' }); entries that now pass (stale) or "
+        "match no test (dead) fail the run",
+    )
+    group.addoption(
+        "--update-baseline",
+        default="",
+        metavar="FILE",
+        help="write every test that did not pass to FILE as a baseline, and accept the run",
+    )
+    group.addoption(
+        "--timeout-multiplier",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="multiply every deadline the suite waits on by X (a slow or loaded machine)",
+    )
+    group.addoption(
+        "--progress",
+        action="store_true",
+        help="print one line per finished test: server, clause, verdict, test",
+    )
+    group.addoption(
+        "--report-dir",
+        default="",
+        metavar="DIR",
+        help="write report.json, report.md and report.html to DIR",
+    )
+    group.addoption(
         "--implementations",
         default=str(IMPLEMENTATIONS),
         metavar="DIR",
@@ -84,19 +122,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "clause(id): the spec clause (e.g. ECHO-2) this test checks; required"
     )
+    # pytest-xdist registers it too; without xdist (-p no:xdist) it must still be known.
+    config.addinivalue_line(
+        "markers", "xdist_group(name): run with the other tests of this group on one worker"
+    )
     wanted = config.getoption("--clause")
     if wanted:
         try:
             spec.load().select(wanted)
         except ValueError as exc:
             raise pytest.UsageError(f"--clause: {exc}") from None
-    names, commands = config.getoption("--name"), config.getoption("--server-cmd")
-    if len(names) > len(commands):
-        raise pytest.UsageError("--name given more often than --server-cmd")
+    names = config.getoption("--name")
+    if len(names) > len(config.getoption("--server-cmd")) + len(config.getoption("--server-addr")):
+        raise pytest.UsageError("--name given more often than --server-cmd and --server-addr")
+    server_commands(config)  # a bad --server-cmd template is a usage error before anything runs
+    multiplier = config.getoption("--timeout-multiplier")
+    if multiplier <= 0:
+        raise pytest.UsageError(f"--timeout-multiplier must be positive, not {multiplier}")
+    waiting.TIME_SCALE = multiplier
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    servers = ", ".join(c.name for c, _ in server_commands(config))
+    servers = ", ".join(c.name for c, _ in server_commands(config)) or "none"
     return [
         f"echo-server spec {spec.load().version} ({spec.SPEC_PATH}), kit {__version__}",
         f"servers under test: {servers}",
@@ -105,20 +152,27 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def server_commands(config: pytest.Config) -> list[tuple[ServerCommand, Path | None]]:
     """(command, file it came from) for every server under test, sorted for xdist."""
-    templates = config.getoption("--server-cmd")
-    if templates:
+    templates, addresses = config.getoption("--server-cmd"), config.getoption("--server-addr")
+    if templates or addresses:
+        given = len(templates) + len(addresses)
         names = config.getoption("--name")
-        names += [f"server{i}" for i in range(len(names) + 1, len(templates) + 1)]
+        names += [f"server{i}" for i in range(len(names) + 1, given + 1)]
         try:
-            pairs = zip(names, templates, strict=True)
-            return [(ServerCommand.from_template(n, t), None) for n, t in pairs]
+            pairs = zip(names[: len(templates)], templates, strict=True)
+            commands = [ServerCommand.from_template(n, t) for n, t in pairs]
+            named = zip(names[len(templates) :], addresses, strict=True)
+            commands += [ServerCommand.running_at(n, a) for n, a in named]
         except LaunchError as exc:
             raise pytest.UsageError(str(exc)) from None
-    root = Path(config.getoption("--implementations"))
-    files = sorted(p for p in [*root.glob("*.py"), *root.glob("seed/*.py")] if p.stem[0] != "_")
-    if not files:
-        raise pytest.UsageError(f"no servers found under {root} (looked for *.py, seed/*.py)")
-    return [(ServerCommand.bundled(p), p) for p in files]
+        return [(c, None) for c in commands]
+    return [
+        (ServerCommand.bundled(p), p) for p in bundled(Path(config.getoption("--implementations")))
+    ]
+
+
+def bundled(root: Path) -> list[Path]:
+    """The server files under ``root``: *.py and seed/*.py, helpers (_*.py) aside, sorted."""
+    return sorted(p for p in [*root.glob("*.py"), *root.glob("seed/*.py")] if p.stem[0] != "_")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -136,9 +190,15 @@ def clause_of(item: pytest.Item) -> spec.Clause | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     clauses = spec.load().clauses
+    if not server_commands(config) and any("server_command" in _fixtures(i) for i in items):
+        root = config.getoption("--implementations")
+        raise pytest.UsageError(
+            f"no servers to test: none under {root} (*.py, seed/*.py); "
+            "give one with --server-cmd 'CMD {host} {port}'"
+        )
     known = _expectations(config)
-    chosen = config.getoption("--clause")
-    wanted = spec.load().select(chosen) if chosen else None
+    wanted = _wanted_clauses(config)
+    default_timeout = None if _timeout_configured(config) else pytest.mark.timeout(DEFAULT_TIMEOUT)
     selected, deselected = [], []
     for item in items:
         marker = item.get_closest_marker("clause")
@@ -148,10 +208,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         cid = marker.args[0]
         if cid not in clauses:
             raise pytest.UsageError(f"{item.nodeid}: clause {cid!r} is not in {spec.SPEC_PATH}")
-        if wanted is not None and cid not in wanted:
+        if cid not in wanted:
             deselected.append(item)
             continue
         selected.append(item)
+        if default_timeout and item.get_closest_marker("timeout") is None:
+            item.add_marker(default_timeout)
         command = _command_of(item)
         if command is None:
             continue
@@ -164,6 +226,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = selected
 
 
+def _fixtures(item: pytest.Item) -> list[str]:
+    names: list[str] = getattr(item, "fixturenames", [])
+    return names
+
+
+def _wanted_clauses(config: pytest.Config) -> set[str]:
+    """The clause ids --clause and --level select (all of them by default)."""
+    document = spec.load()
+    chosen = config.getoption("--clause")
+    wanted = document.select(chosen) if chosen else set(document.clauses)
+    level = config.getoption("--level")
+    if level:
+        wanted &= {c.id for c in document.clauses.values() if c.level == level.upper()}
+    return wanted
+
+
+def _timeout_configured(config: pytest.Config) -> bool:
+    """Whether pytest-timeout was given a timeout; if not, each test gets DEFAULT_TIMEOUT."""
+    return bool(config.getoption("timeout", None) or config.getini("timeout"))
+
+
 def _command_of(item: pytest.Item) -> ServerCommand | None:
     callspec = getattr(item, "callspec", None)
     command = callspec.params.get("server_command") if callspec else None
@@ -171,7 +254,7 @@ def _command_of(item: pytest.Item) -> ServerCommand | None:
 
 
 def _expectations(config: pytest.Config) -> Mapping[tuple[str, str], Expectation]:
-    found: dict[tuple[str, str], Expectation] = {}
+    found: dict[tuple[str, str], Expectation] = dict(_baseline(config))
     for command, path in server_commands(config):
         if path is None:
             continue
@@ -181,6 +264,18 @@ def _expectations(config: pytest.Config) -> Mapping[tuple[str, str], Expectation
             raise pytest.UsageError(str(exc)) from None
         found.update({k: v for k, v in entries.items() if k[0] == command.name})
     return found
+
+
+def _baseline(config: pytest.Config) -> Mapping[tuple[str, str], Expectation]:
+    path = config.getoption("--baseline")
+    if not path:
+        return {}
+    try:
+        return expectations.load(Path(path))
+    except FileNotFoundError:
+        raise pytest.UsageError(f"--baseline: no such file: {path}") from None
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise pytest.UsageError(f"--baseline: {exc}") from None
 
 
 def _expect_failure(item: pytest.Item, known: Expectation, cid: str) -> None:
@@ -199,11 +294,15 @@ def pytest_runtest_makereport(
     report = yield
     if not report.failed or call.when == "teardown":
         return report
-    for server in _servers_of(item):
+    servers = _servers_of(item)
+    for server in servers:
         if not server.alive and not server.signalled:
             report.sections.append(("server crashed", server.crash_report()))
             report.user_properties.append(("crashed", server.exit_description()))
             break
+    else:
+        for server in servers:
+            report.sections.append(("server log", server.log_tail()))
     if call.when != "call" or call.excinfo is None:
         return report
     if not call.excinfo.errisinstance(VIOLATIONS):
@@ -222,7 +321,8 @@ def pytest_runtest_makereport(
 
 def _servers_of(item: pytest.Item) -> list[ServerProcess]:
     funcargs: dict[str, Any] = getattr(item, "funcargs", {})
-    found = [v for v in funcargs.values() if isinstance(v, ServerProcess)]
+    # module_server and server are the same process: keep each once.
+    found = list({id(v): v for v in funcargs.values() if isinstance(v, ServerProcess)}.values())
     launcher = funcargs.get("launch")
     if isinstance(launcher, Launcher):
         found += launcher.started
@@ -231,9 +331,69 @@ def _servers_of(item: pytest.Item) -> list[ServerProcess]:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     stop_all()
+    if hasattr(session.config, "workerinput"):  # xdist: the controller writes the reports
+        return
     path = session.config.getoption("--verdicts-json")
-    if path and not hasattr(session.config, "workerinput"):  # xdist: the controller writes
-        Path(path).write_text(json.dumps(_grid.as_dict(), indent=2, sort_keys=True) + "\n")
+    if path:
+        Path(path).write_text(json.dumps(_report.verdicts(), indent=2, sort_keys=True) + "\n")
+    report_dir = session.config.getoption("--report-dir")
+    if report_dir:
+        write_reports(Path(report_dir))
+    harness_failed = any(r.verdict == "ERROR" for r in _report.results)
+    update = session.config.getoption("--update-baseline")
+    if update:
+        Path(update).write_text(expectations.dump(_known_failures(session.config)))
+        _baseline_news.append(f"baseline written to {update}")
+        if not harness_failed:
+            session.exitstatus = pytest.ExitCode.OK
+        return
+    problems = _baseline_problems(session.config)
+    _baseline_news.extend(problems)
+    if problems and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# Lines for the terminal summary about the baseline: written there, after the session ends.
+_baseline_news: list[str] = []
+
+
+def _baseline_problems(config: pytest.Config) -> list[str]:
+    """Stale entries (the test now passes) and dead ones (no test ran for them)."""
+    entries = _baseline(config)
+    ran = {(r.server, r.test): r for r in _report.results}
+    wanted = _wanted_clauses(config)
+    problems = []
+    for key, entry in sorted(entries.items()):
+        result = ran.get(key)
+        where = f"[{entry.server}] {entry.test}"
+        if result is None and entry.clause in wanted:
+            problems.append(f"dead baseline entry {where}: no such test ran for that server")
+        elif result is not None and result.verdict == "XPASS-STRICT":
+            problems.append(f"stale baseline entry {where}: it passes now")
+    return problems
+
+
+def _known_failures(config: pytest.Config) -> list[Expectation]:
+    """Every test that did not pass, as a baseline entry (reasons kept from the old baseline)."""
+    old = _baseline(config)
+    found = []
+    for r in _report.results:
+        if r.verdict not in BASELINED:
+            continue
+        previous = old.get((r.server, r.test))
+        observed = next(iter((r.evidence or r.reason).splitlines()), "")
+        observed = re.sub(r"^[\w.]+: ", "", observed)[:200]  # without the exception's type
+        why = previous.why if previous else observed
+        found.append(Expectation(r.server, r.test, r.clause, why or r.verdict))
+    return found
+
+
+def write_reports(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    document = _report.as_dict()
+    write_json(document, directory / "report.json")
+    (directory / "report.md").write_text(to_markdown(document))
+    (directory / "report.html").write_text(report_html.render(document))
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -247,10 +407,17 @@ class Launcher:
         self.started: list[ServerProcess] = []
 
     def __call__(
-        self, port: int | None = None, env: Mapping[str, str] | None = None
+        self,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
+        fd_limit: int | None = None,
     ) -> ServerProcess:
+        """Start one and wait until it is ready; ``fd_limit`` sets its RLIMIT_NOFILE (soft
+        and hard) before exec, whatever language it is written in."""
+        if self.command.address is not None:
+            pytest.skip("N/A with --server-addr: this clause starts its own server instances")
         log = self.log_dir / f"{self.command.name}-{len(self.started)}.log"
-        server = ServerProcess(self.command, log, env=env or {})
+        server = ServerProcess(self.command, log, env=env or {}, fd_limit=fd_limit)
         self.started.append(server)
         return server.start(port)
 
@@ -264,6 +431,9 @@ def module_server(
     server_command: ServerCommand, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     log = tmp_path_factory.mktemp(server_command.name) / "server.log"
+    if server_command.address is not None:
+        yield ServerProcess.attach(server_command, log)
+        return
     server = ServerProcess(server_command, log)
     try:
         yield server.start()
@@ -290,16 +460,46 @@ def launch(server_command: ServerCommand, tmp_path: Path) -> Iterator[Launcher]:
 
 # -- the verdict grid ----------------------------------------------------------------------
 
-_grid = Grid()
+_report = Report()
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    _grid.add(report)
+    result = _report.add(report)
+    reporter = _progress_reporter
+    if result is not None and reporter is not None:
+        reporter.write_line(
+            f"{result.server:<16} {result.clause:<10} {result.verdict:<12} {result.test}"
+        )
+
+
+_progress_reporter: Any = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> Generator[None, tuple[str, str, str], tuple[str, str, str]]:
+    """With --progress, the verdict lines replace pytest's progress dots."""
+    category, letter, word = yield
+    return (category, "", word) if config.getoption("--progress") else (category, letter, word)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _progress_reporter
+    if session.config.getoption("--progress") and not hasattr(session.config, "workerinput"):
+        _progress_reporter = session.config.pluginmanager.get_plugin("terminalreporter")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _grid.cells:
+    if _baseline_news:
+        terminalreporter.section("baseline")
+        for line in _baseline_news:
+            terminalreporter.write_line(line)
+    verdicts = _report.verdicts()
+    if not verdicts:
         return
     terminalreporter.section("conformance verdicts (server x clause)")
-    for line in _grid.render():
+    for line in render_grid(verdicts):
         terminalreporter.write_line(line)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 TCP_LISTEN = "0A"
+TCP_TIME_WAIT = "06"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -43,11 +44,6 @@ def tcp_sockets() -> list[TcpSocket]:
 def listening_inodes() -> dict[int, int]:
     """Socket inode -> port for every TCP socket in LISTEN state."""
     return {s.inode: s.port for s in tcp_sockets() if s.state == TCP_LISTEN}
-
-
-def accept_queue_length(port: int) -> int:
-    """Connections the kernel has completed but the server has not yet accept()ed."""
-    return sum(s.rx_queue for s in tcp_sockets() if s.state == TCP_LISTEN and s.port == port)
 
 
 def socket_inodes(pid: int) -> set[int]:
@@ -101,6 +97,14 @@ def listeners(pgid: int) -> list[tuple[int, int]]:
 
 def open_fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def resident_bytes(pid: int) -> int:
+    """Memory of process ``pid`` held in RAM now (VmRSS); 0 for a zombie (it has none)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024  # the kernel reports kB
+    return 0  # a zombie's status has no Vm* lines
 
 
 def cpu_seconds(pid: int) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import re
 import shlex
@@ -23,13 +24,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance import procfs
+import pytest
+
+from conformance import fdlimit, procfs
 from conformance.waiting import DeadlineExceeded, wait_until
 
 READY_TIMEOUT = 5.0
 STOP_TIMEOUT = 2.0
 START_ATTEMPTS = 3  # on ports the harness picked: a bind failure is retried elsewhere
 LOG_TAIL_LINES = 20
+LOG_LINE_WIDTH = 200  # a server that logs what it receives writes lines of any length
 READY_LINE = re.compile(rb"^LISTENING (\S+) (\d+)\s*$", re.MULTILINE)
 BIND_FAILURE = re.compile(rb"address already in use|EADDRINUSE", re.IGNORECASE)
 PR_SET_PDEATHSIG = 1
@@ -54,6 +58,7 @@ class ServerCommand:
     argv: tuple[str, ...]
     announces: bool = False
     python: bool = False  # a Python program: the HUP shim can be put on its PYTHONPATH
+    address: tuple[str, int] | None = None  # a server already running there (--server-addr)
 
     @classmethod
     def from_template(cls, name: str, template: str) -> ServerCommand:
@@ -70,6 +75,14 @@ class ServerCommand:
     def bundled(cls, path: Path) -> ServerCommand:
         argv = (sys.executable, str(path), "--host", "{host}", "--port", "{port}")
         return cls(name=path.stem, argv=argv, announces=True, python=True)
+
+    @classmethod
+    def running_at(cls, name: str, address: str) -> ServerCommand:
+        """A server someone else started and keeps running, known only by HOST:PORT."""
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise LaunchError(f"--server-addr {address!r}: expected HOST:PORT, e.g. 127.0.0.1:7000")
+        return cls(name=name, argv=(), address=(host.strip("[]"), int(port)))
 
     def render(self, host: str, port: int) -> list[str]:
         return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in self.argv]
@@ -88,6 +101,29 @@ class ServerProcess:
     port: int = 0
     pid: int = 0  # the process holding the listening socket: what /proc checks measure
     signalled: bool = False  # asked to exit: its death is no crash
+    # The server's RLIMIT_NOFILE (soft and hard), set in the child before exec, which works
+    # for a server in any language (conformance/fdlimit.py). None: it inherits the kit's.
+    fd_limit: int | None = None
+
+    @classmethod
+    def attach(cls, command: ServerCommand, log_path: Path) -> ServerProcess:
+        """The server of a --server-addr command: not ours to start, stop, signal or measure."""
+        assert command.address is not None
+        host, port = command.address
+        if port not in {s.port for s in procfs.tcp_sockets() if s.state == procfs.TCP_LISTEN}:
+            raise LaunchError(
+                f"nothing listens on {host}:{port} (--server-addr): start the server first"
+            )
+        return cls(command, log_path, host=host, port=port)
+
+    @property
+    def attached(self) -> bool:
+        return self.command.address is not None
+
+    def require_process(self, why: str) -> None:
+        """Skip the test as N/A if the kit does not know the server's process."""
+        if self.attached:
+            pytest.skip(f"N/A with --server-addr: {why} needs the server's process")
 
     @property
     def address(self) -> tuple[str, int]:
@@ -115,6 +151,8 @@ class ServerProcess:
 
     def _start_once(self, port: int) -> ServerProcess:
         argv = self.command.render(self.host, port)
+        if self.fd_limit is not None:
+            fdlimit.check(self.fd_limit, "the server")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             try:
@@ -125,7 +163,7 @@ class ServerProcess:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     env={**os.environ, **self.env},
-                    preexec_fn=_prepare_child,
+                    preexec_fn=functools.partial(_prepare_child, self.fd_limit),
                 )
             except OSError as exc:
                 raise LaunchError(f"cannot run {shlex.join(argv)}: {exc}") from exc
@@ -174,7 +212,8 @@ class ServerProcess:
 
     @property
     def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
+        """Whether the process runs; an attached server is taken to (its clients will tell)."""
+        return self.attached or (self.popen is not None and self.popen.poll() is None)
 
     def exit_description(self) -> str:
         assert self.popen is not None
@@ -190,7 +229,7 @@ class ServerProcess:
             text = self.log_path.read_bytes().decode("utf-8", "backslashreplace")
         except FileNotFoundError:
             return "(no server log)"
-        tail = text.splitlines()[-lines:]
+        tail = [_clip(line) for line in text.splitlines()[-lines:]]
         return f"last {len(tail)} lines of {self.log_path}:\n" + "\n".join(f"  | {t}" for t in tail)
 
     def crash_report(self) -> str:
@@ -198,6 +237,7 @@ class ServerProcess:
 
     def signal(self, signum: int) -> None:
         """Signal the server's main process, as a service manager or Ctrl-C would."""
+        self.require_process("signalling the server")
         assert self.popen is not None
         self.signalled |= signum in EXIT_SIGNALS
         if self.alive:
@@ -216,6 +256,7 @@ class ServerProcess:
         The kernel keeps completing handshakes and queueing bytes and resets while the server
         is stopped, so on resume it finds them all together, whatever its own timing.
         """
+        self.require_process("pausing the server")
         self.signal_group(signal.SIGSTOP)
         try:
             yield
@@ -223,7 +264,8 @@ class ServerProcess:
             self.signal_group(signal.SIGCONT)
 
     def wait_exit(self, timeout: float) -> bool:
-        assert self.popen is not None
+        if self.popen is None:  # attached: not ours to wait for
+            return False
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -258,15 +300,22 @@ class ServerProcess:
         self.start()
 
 
+def _clip(line: str, width: int = LOG_LINE_WIDTH) -> str:
+    return line if len(line) <= width else f"{line[:width]}... ({len(line) - width} more)"
+
+
 def _next_log_path(path: Path) -> Path:
+    """server.log, then server.1.log, server.2.log, ... (never server.1.1.log)."""
+    base = path.name.split(".")[0]
     n = 1
-    while (candidate := path.with_suffix(f".{n}.log")).exists():
+    while (candidate := path.with_name(f"{base}.{n}.log")).exists():
         n += 1
     return candidate
 
 
-def _prepare_child() -> None:
-    """In the child before exec: die with the kit, and take Ctrl-C as a terminal would.
+def _prepare_child(fd_limit: int | None) -> None:
+    """In the child before exec: die with the kit, take Ctrl-C as a terminal would, and get
+    the descriptor limit asked for.
 
     PR_SET_PDEATHSIG sends SIGKILL if the kit dies without tearing down. SIGINT is reset to
     its default because a kit run as a background job inherits it ignored, and a Python
@@ -275,6 +324,8 @@ def _prepare_child() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if fd_limit is not None:
+        fdlimit.set_in_child(fd_limit)
 
 
 def stop_all() -> None:

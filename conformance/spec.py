@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SPEC_PATH = Path(__file__).resolve().parents[1] / "spec" / "echo-server.md"
+# In the repository a link to spec/echo-server.md; in an installed package, a copy of it.
+SPEC_PATH = (Path(__file__).parent / "echo-server.md").resolve()
 HEADING = re.compile(r"^### ([A-Z]+-\d+) \((MUST|SHOULD)\) (.+)$")
 VERSION = re.compile(r"^Version: (\S+)$", re.MULTILINE)
 

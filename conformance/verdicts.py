@@ -1,4 +1,4 @@
-"""Verdicts per (server, clause), folded from test reports, and the grid that shows them.
+"""Verdicts: what one test report says, and the terminal grid of them per (server, clause).
 
 A clause's verdict is its worst test's: one failing test fails the clause. N/A counts only
 when every test of the clause was N/A.
@@ -53,39 +53,27 @@ def verdict_of(report: pytest.TestReport) -> str | None:
     return "PASS"
 
 
-class Grid:
-    def __init__(self) -> None:
-        self.cells: dict[tuple[str, str], str] = {}  # (server, clause) -> worst verdict
+def render_grid(verdicts: dict[str, dict[str, str]]) -> list[str]:
+    """Clauses down, servers across, short verdict names; then the totals."""
+    servers = sorted(verdicts)
+    seen = {clause for cells in verdicts.values() for clause in cells}
+    clauses = [c for c in spec.load().clauses.values() if c.id in seen]
+    width = max([7, *(len(s) for s in servers)])
+    head = f"{'clause':<10} {'level':<6} " + " ".join(f"{s:>{width}}" for s in servers)
+    lines = [head, "-" * len(head)]
+    for clause in clauses:
+        cells = (SHORT[verdicts[s].get(clause.id, "N/A")] for s in servers)
+        lines.append(
+            f"{clause.id:<10} {clause.level:<6} " + " ".join(f"{c:>{width}}" for c in cells)
+        )
+    lines.append("verdicts: " + ", ".join(f"{v} {n}" for v, n in totals(verdicts).items()))
+    return lines
 
-    def add(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
-        verdict = verdict_of(report)
-        if verdict is None or "clause" not in props:
-            return
-        key = (str(props["server"]), str(props["clause"]))
-        old = self.cells.get(key)
-        if old is None or ORDER.index(verdict) > ORDER.index(old):
-            self.cells[key] = verdict
 
-    def as_dict(self) -> dict[str, dict[str, str]]:
-        """{server: {clause: verdict}}."""
-        found: dict[str, dict[str, str]] = defaultdict(dict)
-        for (server, clause), verdict in self.cells.items():
-            found[server][clause] = verdict
-        return dict(found)
-
-    def render(self) -> list[str]:
-        clauses = [c for c in spec.load().clauses.values() if any(k[1] == c.id for k in self.cells)]
-        servers = sorted({server for server, _ in self.cells})
-        width = max([7, *(len(s) for s in servers)])
-        head = f"{'clause':<10} {'level':<6} " + " ".join(f"{s:>{width}}" for s in servers)
-        lines = [head, "-" * len(head)]
-        for clause in clauses:
-            cells = (SHORT[self.cells.get((s, clause.id), "N/A")] for s in servers)
-            row = f"{clause.id:<10} {clause.level:<6} " + " ".join(f"{c:>{width}}" for c in cells)
-            lines.append(row)
-        totals: dict[str, int] = defaultdict(int)
-        for verdict in self.cells.values():
-            totals[verdict] += 1
-        lines.append("verdicts: " + ", ".join(f"{v} {totals[v]}" for v in ORDER if totals[v]))
-        return lines
+def totals(verdicts: dict[str, dict[str, str]]) -> dict[str, int]:
+    """How many (server, clause) cells have each verdict, least severe first."""
+    counts: dict[str, int] = defaultdict(int)
+    for cells in verdicts.values():
+        for verdict in cells.values():
+            counts[verdict] += 1
+    return {v: counts[v] for v in ORDER if counts[v]}

@@ -13,6 +13,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 POLL_INTERVAL = 0.01
+# Every deadline the kit waits on is multiplied by this (--timeout-multiplier): a slow or loaded
+# machine gets more time, while what a test demands stays the same.
+TIME_SCALE = 1.0
+
+
+def scaled(seconds: float) -> float:
+    return seconds * TIME_SCALE
 
 
 class DeadlineExceeded(AssertionError):
@@ -30,6 +37,7 @@ def wait_until(
 
     ``describe`` is called once on failure to add the state observed (a count, a log tail).
     """
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

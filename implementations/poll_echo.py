@@ -6,6 +6,8 @@ The multiplexing backends share one shape; a diff of two shows only the readines
 # Facts about poll():
 # - No FD_SETSIZE limit, but the whole pollfd array still crosses into the kernel on each call:
 #   O(watched fds) per wake-up. The timeout is in milliseconds (select and epoll take seconds).
+# - CPython rebuilds that array from its dict after any register/modify/unregister, another
+#   O(watched fds) pass, so unchanged interest is not re-sent.
 # - POLLHUP, POLLERR and POLLNVAL are reported even when not requested; they cannot be masked.
 # - On Linux a TCP reset reports POLLIN|POLLHUP|POLLERR together; a FIN alone is POLLIN (recv
 #   returns b''), never POLLHUP, which needs both directions shut. Data that came with the FIN is
@@ -23,23 +25,27 @@ HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL
 
 conns: dict[int, Connection] = {}
 poller = select.poll()
+interest: dict[int, int] = {}  # what the poller was last told, per fd
 
 
 def accept_clients(listener: socket.socket) -> None:
     for sock in accept_all(listener):
         conns[sock.fileno()] = Connection(sock)
         poller.register(sock, select.POLLIN)
+        interest[sock.fileno()] = select.POLLIN
 
 
 def watch(conn: Connection) -> None:
     """Wait for what the connection can use now: writability only while something is owed."""
     mask = (select.POLLIN if conn.wants_read else 0) | (select.POLLOUT if conn.outbuf else 0)
-    poller.modify(conn.sock, mask)  # even at 0, POLLHUP and POLLERR still come
+    if interest[conn.sock.fileno()] != mask:  # even at 0, POLLHUP and POLLERR still come
+        poller.modify(conn.sock, mask)
+        interest[conn.sock.fileno()] = mask
 
 
 def close_connection(conn: Connection) -> None:
     poller.unregister(conn.sock)
-    del conns[conn.sock.fileno()]
+    del conns[conn.sock.fileno()], interest[conn.sock.fileno()]
     conn.sock.close()
 
 

@@ -6,6 +6,8 @@ These run real processes and sockets on loopback, never mocks of them.
 from __future__ import annotations
 
 import os
+import re
+import resource
 import signal
 import socket
 import sys
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import procfs, server
+from conformance import fdlimit, procfs, server, sockdiag
 from conformance.client import (
     ClientError,
     Ending,
@@ -84,7 +86,7 @@ def test_readiness_without_ready_line_is_read_from_proc(start: Start) -> None:
         "time.sleep(60)\n"
     )
     s = start(python_command("silent", silent))
-    assert procfs.accept_queue_length(s.port) == 0  # listening, and no probe connection made
+    assert sockdiag.accept_queue_length(s.address) == 0  # listening, and no probe made
 
 
 def test_server_that_exits_early_gives_a_launch_error_with_its_log(start: Start) -> None:
@@ -194,7 +196,7 @@ def test_picked_ports_are_free_and_outside_the_ephemeral_range() -> None:
             probe.bind(("127.0.0.1", port))
 
 
-def test_proc_sees_our_own_listener_fds_and_accept_queue() -> None:
+def test_kernel_shows_our_own_listener_fds_and_accept_queue() -> None:
     before = procfs.open_fd_count(os.getpid())
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -203,7 +205,7 @@ def test_proc_sees_our_own_listener_fds_and_accept_queue() -> None:
         assert (os.getpid(), port) in procfs.listeners(os.getpgid(0))
         assert procfs.open_fd_count(os.getpid()) == before + 1
         with socket.create_connection(("127.0.0.1", port)):
-            assert procfs.accept_queue_length(port) == 1
+            assert sockdiag.accept_queue_length(("127.0.0.1", port)) == 1
 
 
 def test_signal_to_a_stopped_group_still_ends_it(start: Start) -> None:
@@ -211,3 +213,35 @@ def test_signal_to_a_stopped_group_still_ends_it(start: Start) -> None:
     s.signal_group(signal.SIGSTOP)
     s.stop()
     assert not s.alive
+
+
+def test_fd_limit_is_set_in_the_server_before_exec(tmp_path: Path) -> None:
+    process = ServerProcess(ServerCommand.bundled(REFERENCE), tmp_path / "s.log", fd_limit=40)
+    try:
+        process.start()
+        limits = Path(f"/proc/{process.pid}/limits").read_text()
+    finally:
+        process.stop()
+    assert re.search(r"^Max open files\s+40\s+40\s", limits, re.MULTILINE), limits
+
+
+def test_fd_limit_beyond_the_hard_limit_says_how_to_raise_it() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("no hard limit on descriptors here")
+    with pytest.raises(RuntimeError, match=rf"needs {hard + 1} file descriptors.*ulimit -Hn"):
+        fdlimit.check(hard + 1, "the server")
+
+
+def test_room_for_more_fds_raises_the_soft_limit_and_restores_it() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = len(os.listdir("/proc/self/fd")) + 50
+    if hard != resource.RLIM_INFINITY and low + 100 > hard:
+        pytest.skip(f"a hard limit of {hard} leaves no room to test with")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))  # lowering is always allowed
+    try:
+        with fdlimit.room_for(100):
+            assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] > low  # 50 free, 100 asked
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (low, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

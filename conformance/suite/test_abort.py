@@ -13,19 +13,24 @@ from pathlib import Path
 import pytest
 
 from conformance.checks import (
+    assert_alive,
     assert_still_serving,
     connect_accepted,
+    cpu_share,
     open_fds,
     wait_fds_back_to,
 )
 from conformance.client import SMALL_WINDOW, abort_with_rst, filler, send_without_reading
 from conformance.plugin import Launcher
 from conformance.server import ServerProcess
+from conformance.storm import run_storm
 from conformance.waiting import DeadlineExceeded, wait_until
 
 SHIM_DIR = Path(__file__).resolve().parents[1] / "hup_shim"
 OWED = 8 << 20
 VICTIMS = 5
+STORM_SESSIONS, STORM_WORKERS, STORM_BUDGET = 2000, 50, 10.0
+STORM_CPU_LIMIT = 0.20
 
 
 @pytest.mark.clause("ABORT-1")
@@ -109,3 +114,22 @@ def test_hangup_branch_alone_releases_the_connection(launch: Launcher, tmp_path:
         _reset_victims_through_the_shim(server, log)
         assert_still_serving(server, sentinel)
         wait_fds_back_to(server, baseline + 1)
+
+
+@pytest.mark.clause("ABORT-6")
+@pytest.mark.xdist_group("heavy")
+def test_fault_storm_leaves_the_server_serving_and_clean(launch: Launcher) -> None:
+    """ABORT-6: a failure means a rare error path kills, wedges or leaks under concurrency."""
+    server = launch()
+    baseline = open_fds(server)
+    with connect_accepted(server) as sentinel:
+        storm = run_storm(server.address, STORM_SESSIONS, STORM_WORKERS, STORM_BUDGET)
+        assert_alive(server)
+        assert not storm.failures, (
+            f"{len(storm.failures)} of {storm.started} sessions failed; first: "
+            + "; ".join(storm.failures[:3])
+        )
+        assert_still_serving(server, sentinel)
+        wait_fds_back_to(server, baseline + 1)
+        share = cpu_share(server)
+    assert share < STORM_CPU_LIMIT, f"after the storm the server used {share:.0%} of a core"

@@ -9,22 +9,29 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conformance.checks import assert_still_serving
 from conformance.client import (
     SMALL_WINDOW,
     ClientError,
+    abort_with_rst,
     connect,
     echo_round_trip,
     exchange,
     exchange_many,
+    filler,
     first_difference,
     recv_exactly,
 )
+from conformance.owing import ConnectionEnds, fill_past_send_buffer
+from conformance.profiles import suite_settings
 from conformance.server import ServerProcess
 
 PROMPT = 1.0
 LARGE = 16 << 20
 CONCURRENT = 100
 END_MARK = b"#end-of-stream#"
+FD_REUSE_ROUNDS, FD_REUSE_NEWCOMERS = 3, 5
+FD_REUSE_PATIENCE = 0.5  # a server that takes no more input owes what it has: enough
 
 
 @pytest.mark.clause("ECHO-1")
@@ -82,7 +89,7 @@ def test_one_byte_writes_come_back_as_one_stream(server: ServerProcess) -> None:
 
 
 @pytest.mark.clause("ECHO-3")
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suite_settings(), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chunks=st.lists(st.binary(min_size=1, max_size=4096), min_size=1, max_size=16))
 def test_any_chunking_gives_the_same_stream(server: ServerProcess, chunks: list[bytes]) -> None:
     """ECHO-3: a failure means the echo depends on how the bytes were split into writes."""
@@ -114,3 +121,25 @@ def test_concurrent_clients_get_their_own_bytes(server: ServerProcess) -> None:
             transcript.assert_echoed()
         except ClientError as exc:
             raise ClientError(f"client {i} of {CONCURRENT}: {exc}") from None
+
+
+@pytest.mark.clause("ECHO-6")
+def test_connection_on_a_reused_fd_gets_only_its_own_bytes(server: ServerProcess) -> None:
+    """ECHO-6: a failure means per-connection state kept by fd number outlives an aborted
+    connection and is sent to the next connection on that fd."""
+    with connect(server.address) as sentinel:
+        echo_round_trip(sentinel, b"sentinel")
+        for round_no in range(FD_REUSE_ROUNDS):
+            with connect(server.address, rcvbuf=SMALL_WINDOW) as victim:
+                ends = ConnectionEnds(victim)
+                fill_past_send_buffer(ends, victim, filler(16 << 20), patience=FD_REUSE_PATIENCE)
+                abort_with_rst(victim)
+            assert_still_serving(server, sentinel)
+            for i in range(FD_REUSE_NEWCOMERS):
+                with connect(server.address) as newcomer:
+                    tag = f"<newcomer {round_no}.{i}>".encode()
+                    payload = (tag * 100)[:1000]
+                    newcomer.sendall(payload)
+                    received = recv_exactly(newcomer, len(payload), PROMPT)
+                    assert received == payload, first_difference(payload, received)
+                    echo_round_trip(newcomer, b"#end#")  # anything extra would come first

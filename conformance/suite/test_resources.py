@@ -7,15 +7,18 @@ is the server's own and not left over from another test.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 
 import pytest
 
 from conformance.checks import cpu_share, open_fds, wait_fds_back_to
 from conformance.client import (
+    SMALL_WINDOW,
     abort_with_rst,
     connect,
     echo_round_trip,
     filler,
+    recv_exactly,
     send_without_reading,
 )
 from conformance.plugin import Launcher
@@ -24,6 +27,8 @@ from conformance.server import ServerProcess
 SESSIONS = 50
 OWED = 1 << 20
 IDLE_CPU_LIMIT = 0.20
+REST_IDLE, REST_TRANSFER, REST_RESETS = 100, 8 << 20, 50
+REST_CPU_LIMIT, REST_WINDOW = 0.05, 1.0
 
 
 def graceful_sessions(server: ServerProcess, count: int) -> None:
@@ -77,4 +82,37 @@ def test_idle_server_does_not_spin(launch: Launcher) -> None:
         share = cpu_share(server)
     assert share < IDLE_CPU_LIMIT, (
         f"the idle server used {share:.0%} of a core over 1 s (limit {IDLE_CPU_LIMIT:.0%})"
+    )
+
+
+@pytest.mark.clause("RES-6")
+@pytest.mark.xdist_group("heavy")
+def test_server_goes_back_to_rest_after_load(launch: Launcher) -> None:
+    """RES-6: a failure means something stays registered that is always ready after load:
+    write interest after a transfer drained, a reset fd never unregistered, b'' ignored."""
+    server = launch()
+    with ExitStack() as open_connections:
+        for i in range(REST_IDLE):
+            client = open_connections.enter_context(connect(server.address))
+            echo_round_trip(client, f"idle {i}".encode())
+        _assert_at_rest(server, f"with {REST_IDLE} idle connections open")
+        bulk = open_connections.enter_context(connect(server.address, rcvbuf=SMALL_WINDOW))
+        # Written before any is read: the server's sends come up short, as a large echo does.
+        owed = send_without_reading(bulk, filler(REST_TRANSFER), patience=0.5)
+        assert recv_exactly(bulk, owed, 10.0) == filler(REST_TRANSFER)[:owed]
+        _assert_at_rest(server, f"after a {owed >> 20} MiB transfer, its connection still open")
+        baseline = open_fds(server)
+        for _ in range(REST_RESETS):
+            with connect(server.address, rcvbuf=SMALL_WINDOW) as victim:
+                send_without_reading(victim, filler(64 << 10))
+                abort_with_rst(victim)
+        wait_fds_back_to(server, baseline)
+        _assert_at_rest(server, f"after {REST_RESETS} resets with echo owed")
+
+
+def _assert_at_rest(server: ServerProcess, when: str) -> None:
+    share = cpu_share(server, REST_WINDOW)
+    assert share < REST_CPU_LIMIT, (
+        f"{when}, the server used {share:.0%} of a core over {REST_WINDOW:g} s "
+        f"(limit {REST_CPU_LIMIT:.0%})"
     )

@@ -3,6 +3,7 @@ stop, restart or signal it."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 
 import pytest
@@ -17,9 +18,11 @@ from conformance.client import (
     send_without_reading,
 )
 from conformance.plugin import Launcher
+from conformance.waiting import DeadlineExceeded, wait_until
 
 EXIT_DEADLINE = 2.0
 OWED = 1 << 20
+MANY_CLIENTS = 20
 
 
 @pytest.mark.clause("START-1")
@@ -82,3 +85,33 @@ def test_sigterm_ends_the_server_promptly(launch: Launcher) -> None:
 def test_sigint_ends_the_server_promptly(launch: Launcher) -> None:
     """START-5: a failure means KeyboardInterrupt is swallowed (bare except in the loop)."""
     _exits_promptly_on(launch, signal.SIGINT)
+
+
+@pytest.mark.clause("START-6")
+def test_sigterm_with_many_clients_then_restart_at_once(launch: Launcher) -> None:
+    """START-6: a failure means shutdown takes time per connection (a drain that waits on each
+    client in turn), or the port cannot be taken over at once."""
+    first = launch(port=procfs.pick_free_port())
+    with contextlib.ExitStack() as stack:
+        clients = []
+        for i in range(MANY_CLIENTS):  # one at a time: the listen backlog is not in question
+            clients.append(stack.enter_context(connect(first.address)))
+            echo_round_trip(clients[-1], f"client {i}".encode())
+        first.signal(signal.SIGTERM)
+        assert first.wait_exit(EXIT_DEADLINE), (
+            f"still running {EXIT_DEADLINE:g} s after SIGTERM with {MANY_CLIENTS} clients"
+        )
+        for i, client in enumerate(clients):
+            seen = recv_until_eof(client, EXIT_DEADLINE, limit=1024)
+            assert seen.ending in (Ending.EOF, Ending.RESET), (
+                f"after the server exited client {i} saw: {seen.describe()}"
+            )
+    with contextlib.suppress(DeadlineExceeded):  # a server that reset them leaves none
+        wait_until(lambda: _in_time_wait(first.port), EXIT_DEADLINE, "TIME_WAIT on the port")
+    second = launch(port=first.port)
+    with connect(second.address) as client:
+        echo_round_trip(client, b"second instance")
+
+
+def _in_time_wait(port: int) -> bool:
+    return any(s.port == port and s.state == procfs.TCP_TIME_WAIT for s in procfs.tcp_sockets())

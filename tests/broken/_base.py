@@ -8,12 +8,16 @@ Rules the loop keeps (each broken server in this folder breaks exactly one of th
 4. An OSError from recv() or send() closes and forgets that connection, never the server.
 5. Writes are handled before reads: a reset connection that is owed echo meets its error in
    send(), which is what spec ABORT-3 provokes.
+6. A connection owed `high_water` bytes is not read from until it drains (spec MUX-2).
+7. Out of descriptors (EMFILE), the client accept() could not take is accepted with a spare
+   descriptor and closed at once: left queued, it keeps the listener ready (spec RES-5).
 
 `run(EchoServer)` is a conforming server (correct_baseline.py); the self-tests check that.
 """
 
 from __future__ import annotations
 
+import errno
 import selectors
 import socket
 import sys
@@ -22,8 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "implementations"))
 
 from _common import exit_on_signals, open_listener, parse_args
+from _connection import refuse_one
 
 __all__ = [
+    "HIGH_WATER",
     "RECV_SIZE",
     "WRITE",
     "EchoServer",
@@ -35,16 +41,19 @@ __all__ = [
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 RECV_SIZE = 65536
+HIGH_WATER = 1 << 20  # owed this much, a connection is not read from
 
 
 class EchoServer:
     """Echo every byte back on the connection it came from."""
 
     select_timeout: float | None = None  # None: sleep until something is ready
+    high_water: int | None = HIGH_WATER  # None: read on however much is owed
+    selector_class: type[selectors.BaseSelector] = selectors.DefaultSelector
 
     def __init__(self, listener: socket.socket) -> None:
         self.listener = listener
-        self.selector = selectors.DefaultSelector()
+        self.selector = self.selector_class()
         self.selector.register(listener, READ)
         self.out: dict[socket.socket, bytearray] = {}
         self.draining: set[socket.socket] = set()  # EOF seen, flushing what is owed
@@ -81,7 +90,8 @@ class EchoServer:
     def accept(self) -> None:
         try:
             conn, _ = self.listener.accept()
-        except OSError:  # BlockingIOError, or ECONNABORTED: that client is already gone
+        except OSError as exc:
+            self.on_accept_error(exc)
             return
         conn.setblocking(False)
         self.out[conn] = bytearray()
@@ -90,6 +100,12 @@ class EchoServer:
 
     def on_accept(self, conn: socket.socket) -> None:
         """Hook: conn was just accepted and registered for reading."""
+
+    def on_accept_error(self, exc: OSError) -> None:
+        """Hook: accept() failed. BlockingIOError or ECONNABORTED concern that client alone;
+        out of descriptors, the client is refused (rule 7)."""
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            refuse_one(self.listener)
 
     # -- reading ---------------------------------------------------------------------------
     def receive(self, conn: socket.socket) -> None:
@@ -138,11 +154,12 @@ class EchoServer:
 
     def watch(self, conn: socket.socket) -> None:
         """Wait for what conn needs now: reads until EOF, writability while echo is owed."""
-        owed = bool(self.buffer_of(conn))
+        owed = len(self.buffer_of(conn))
         if conn in self.draining and not owed:
             self.finish(conn)
             return
-        events = (0 if conn in self.draining else READ) | (WRITE if owed else 0)
+        backed_up = self.high_water is not None and owed >= self.high_water
+        events = (0 if conn in self.draining or backed_up else READ) | (WRITE if owed else 0)
         self.selector.modify(conn, events, conn)
 
     # -- ending a connection ---------------------------------------------------------------

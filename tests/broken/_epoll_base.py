@@ -11,15 +11,20 @@ Some facts about epoll that these servers lean on:
 - EPOLLRDHUP means "the peer sent FIN", and arrives in the same event as the data that
   preceded the FIN: that data is still in the receive queue (spec CLOSE-2).
 - EPOLLHUP and EPOLLERR are always reported, whether asked for or not.
+
+Like `_base.EchoServer`, it stops reading from a connection owed HIGH_WATER bytes (spec MUX-2)
+and refuses a client that accept() could not take for want of descriptors (spec RES-5).
 """
 
 from __future__ import annotations
 
+import errno
 import select
 import socket
 
-from _base import RECV_SIZE
+from _base import HIGH_WATER, RECV_SIZE
 from _common import start  # importable once _base has put implementations/ on the path
+from _connection import refuse_one
 
 __all__ = ["EpollEchoServer", "run_epoll"]
 
@@ -48,7 +53,9 @@ class EpollEchoServer:
     def accept(self) -> None:
         try:
             conn, _ = self.listener.accept()
-        except OSError:
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                refuse_one(self.listener)  # left queued, it would keep the listener ready
             return
         conn.setblocking(False)
         self.conns[conn.fileno()] = conn
@@ -89,7 +96,7 @@ class EpollEchoServer:
         if fd in self.draining and not owed:
             self.close(fd)
             return
-        reading = 0 if fd in self.draining else self.interest
+        reading = 0 if fd in self.draining or len(owed) >= HIGH_WATER else self.interest
         self.epoll.modify(fd, reading | (select.EPOLLOUT if owed else 0))
 
     def on_hangup(self, fd: int) -> None:

@@ -7,6 +7,7 @@ connection holds the port in TIME_WAIT for 60 s and the next bind() raises EADDR
 
 import socket
 import threading
+import time
 
 from _base import exit_on_signals, parse_args
 
@@ -31,7 +32,10 @@ def main() -> None:
     while True:
         try:
             conn, _ = listener.accept()
-        except OSError:  # ECONNABORTED and the like: that client is gone
+        except ConnectionAbortedError:  # that client is gone
+            continue
+        except OSError:  # EMFILE: retrying at once would spin until a connection ends
+            time.sleep(0.1)
             continue
         threading.Thread(target=echo, args=(conn,), daemon=True).start()
 

@@ -1,0 +1,50 @@
+"""Building the C programs shipped as source, once per source version, into a cache directory.
+
+Rule: a binary is named after the hash of its source, so an edited source is rebuilt and a
+stale binary is never run; it is written under a temporary name and renamed, so a build that
+is interrupted or runs twice at once never leaves a half-written file in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+SOURCES = Path(__file__).resolve().parent / "c"
+CFLAGS = ("-O2", "-Wall", "-Wextra")
+
+
+class BuildUnavailable(Exception):
+    """The program cannot be built here: the message says why and what to install."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "echo-conformance" / "bench"
+
+
+def built(name: str) -> Path:
+    """The binary of ``c/<name>.c``, compiled with the machine's gcc if not already cached."""
+    source = SOURCES / f"{name}.c"
+    digest = hashlib.sha256(source.read_bytes() + " ".join(CFLAGS).encode()).hexdigest()[:12]
+    binary = cache_dir() / f"{name}-{digest}"
+    if binary.exists():
+        return binary
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        raise BuildUnavailable(f"no C compiler (gcc or cc) on PATH to build {source.name}")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=binary.parent, prefix=f".{name}-")
+    os.close(fd)
+    compiled = subprocess.run(
+        [gcc, *CFLAGS, "-o", partial, str(source)], capture_output=True, text=True, check=False
+    )
+    if compiled.returncode != 0:
+        os.unlink(partial)
+        raise BuildUnavailable(f"{gcc} could not build {source}:\n{compiled.stderr}")
+    os.replace(partial, binary)
+    return binary

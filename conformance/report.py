@@ -1,0 +1,188 @@
+"""The conformance report as data: one result per test, folded into verdicts per clause.
+
+Rules this module keeps:
+- Everything a server sent or logged is untrusted: it is kept as text, capped at EVIDENCE_CAP
+  characters per item, with control characters shown as escapes; renderers escape it again
+  for their format.
+- The JSON document is the report; Markdown and HTML are views of it (report_html.py). Its
+  shape is documented in ``REPORT_SCHEMA`` below and versioned by ``schema``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import sys
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import __version__, spec
+from conformance.verdicts import ORDER, totals, verdict_of
+
+SCHEMA = 1
+EVIDENCE_CAP = 4000
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+REPORT_SCHEMA = """\
+{
+  "schema": 1,
+  "kit_version": "0.1.0", "spec_version": "1.1.0",
+  "environment": {"python": "...", "platform": "...", "kernel": "..."},
+  "servers": ["asyncio_echo", ...],
+  "clauses": [{"id": "ECHO-2", "level": "MUST", "title": "...", "text": "...",
+               "tests": ["test_binary_bytes_come_back_unchanged", ...]}],
+  "verdicts": {"<server>": {"<clause id>": "PASS|FAIL|NON-STRICT|XFAIL|XPASS-STRICT|N/A|
+                                          CRASH|TIMEOUT|ERROR"}},
+  "results": [{"server": "...", "clause": "...", "test": "...", "nodeid": "...",
+               "verdict": "...", "duration": 0.12, "reason": "...", "evidence": "...",
+               "log": "..."}],
+  "totals": {"PASS": 190, ...}
+}"""
+
+
+def untrusted(text: str, cap: int = EVIDENCE_CAP) -> str:
+    """``text`` safe to keep: control characters escaped, at most ``cap`` characters."""
+    shown = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if len(shown) > cap:
+        shown = shown[:cap] + f"\n[... {len(shown) - cap} more characters cut]"
+    return shown
+
+
+@dataclass
+class TestResult:
+    server: str
+    clause: str
+    test: str
+    nodeid: str
+    verdict: str
+    duration: float
+    reason: str = ""  # why a test was N/A, expected to fail, or NON-STRICT
+    evidence: str = ""  # what the test observed: the failure message with the transcript
+    log: str = ""  # the server's crash report or log tail
+
+
+def result_of(report: pytest.TestReport) -> TestResult | None:
+    """The result a test report gives, or None for a phase that says nothing."""
+    props = dict(report.user_properties)
+    verdict = verdict_of(report)
+    if verdict is None or "clause" not in props:
+        return None
+    result = TestResult(
+        server=str(props["server"]),
+        clause=str(props["clause"]),
+        test=report.nodeid.split("::")[-1].split("[")[0],
+        nodeid=report.nodeid,
+        verdict=verdict,
+        duration=round(report.duration, 3),
+    )
+    if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
+        result.reason = untrusted(str(report.longrepr[2]))
+    elif report.longrepr is not None:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        result.evidence = untrusted(crash.message if crash else report.longreprtext)
+    if hasattr(report, "wasxfail"):
+        result.reason = untrusted(report.wasxfail)
+    result.log = untrusted(
+        "\n".join(text for name, text in report.sections if name.startswith("server"))
+    )
+    return result
+
+
+@dataclass
+class Report:
+    results: list[TestResult] = field(default_factory=list)
+
+    def add(self, report: pytest.TestReport) -> TestResult | None:
+        result = result_of(report)
+        if result is not None:
+            self.results.append(result)
+        return result
+
+    def verdicts(self) -> dict[str, dict[str, str]]:
+        """{server: {clause: worst verdict of its tests}}."""
+        found: dict[str, dict[str, str]] = defaultdict(dict)
+        for r in self.results:
+            old = found[r.server].get(r.clause)
+            if old is None or ORDER.index(r.verdict) > ORDER.index(old):
+                found[r.server][r.clause] = r.verdict
+        return {server: dict(sorted(cells.items())) for server, cells in sorted(found.items())}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report document (REPORT_SCHEMA)."""
+        document = spec.load()
+        verdicts = self.verdicts()
+        coverage: dict[str, set[str]] = defaultdict(set)
+        for r in self.results:
+            coverage[r.clause].add(r.test)
+        return {
+            "schema": SCHEMA,
+            "kit_version": __version__,
+            "spec_version": document.version,
+            "environment": {
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "kernel": platform.release(),
+            },
+            "servers": sorted(verdicts),
+            "clauses": [
+                {
+                    "id": c.id,
+                    "level": c.level,
+                    "title": c.title,
+                    "text": c.text,
+                    "tests": sorted(coverage.get(c.id, [])),
+                }
+                for c in document.clauses.values()
+            ],
+            "verdicts": verdicts,
+            "results": [asdict(r) for r in sorted(self.results, key=lambda r: r.nodeid)],
+            "totals": totals(verdicts),
+        }
+
+
+def to_markdown(document: dict[str, Any]) -> str:
+    """A grid to paste in an issue: clauses down, servers across, then the failures."""
+    servers = document["servers"]
+    lines = [
+        f"# Conformance report (spec {document['spec_version']}, kit {document['kit_version']})",
+        "",
+        "| clause | level | " + " | ".join(servers) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in servers) + " |",
+    ]
+    for clause in document["clauses"]:
+        cells = [document["verdicts"].get(s, {}).get(clause["id"], "") for s in servers]
+        if any(cells):
+            row = [clause["id"], clause["level"], *cells]
+            lines.append("| " + " | ".join(row) + " |")
+    totals = ", ".join(f"{v} {n}" for v, n in document["totals"].items())
+    lines += ["", f"Verdicts: {totals}", ""]
+    problems = [r for r in document["results"] if r["verdict"] not in ("PASS", "N/A", "XFAIL")]
+    if problems:
+        lines += ["## Not passing", ""]
+        for r in problems:
+            first = (r["evidence"] or r["reason"]).splitlines()[:1]
+            detail = _markdown_code(first[0]) if first else ""
+            lines.append(
+                f"- **{r['server']}** {r['clause']} `{r['test']}`: {r['verdict']} {detail}"
+            )
+        lines.append("")
+    lines += ["## Coverage", "", "| clause | tests |", "| --- | --- |"]
+    for clause in document["clauses"]:
+        tests = ", ".join(f"`{t}`" for t in clause["tests"]) or "(none)"
+        lines.append(f"| {clause['id']} | {tests} |")
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_code(text: str) -> str:
+    """Untrusted text as inline code: it cannot close the span or inject markup."""
+    text = text[:300].replace("`", "'").replace("|", "\\|")
+    return f"`{text}`"
+
+
+def write_json(document: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(document, indent=2) + "\n")
