@@ -9,6 +9,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import errno
 import socket
 import time
 from collections.abc import Callable
@@ -90,6 +91,7 @@ KINDS: tuple[Callable[[tuple[str, int], int], None], ...] = (
 class StormResult:
     started: int
     failures: list[str]
+    unconnected: list[str]  # the server's kernel never established them: ACCEPT-2's business
     seconds: float
 
 
@@ -101,6 +103,7 @@ def run_storm(address: tuple[str, int], sessions: int, workers: int, budget: flo
     start = time.monotonic()
     stop_at = start + scaled(budget)
     failures: list[str] = []
+    unconnected: list[str] = []
     started: list[int] = []  # list.append is atomic across threads; += on an int is not
 
     def session(index: int) -> None:
@@ -111,8 +114,17 @@ def run_storm(address: tuple[str, int], sessions: int, workers: int, budget: flo
         try:
             kind(address, index)
         except (AssertionError, OSError) as exc:
-            failures.append(f"session {index} ({kind.__name__}): {exc}")
+            where = unconnected if _never_connected(exc) else failures
+            where.append(f"session {index} ({kind.__name__}): {exc}")
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(session, range(sessions)))
-    return StormResult(len(started), failures, time.monotonic() - start)
+    return StormResult(len(started), failures, unconnected, time.monotonic() - start)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """A connect that timed out, or a connection the server's kernel dropped before it was
+    established (ENOTCONN): a full accept queue, which is what ACCEPT-2 is about."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOTCONN
+    return str(exc).startswith("connect to ")

@@ -46,8 +46,7 @@ EXPECTED: dict[str, set[str]] = {
     "forgets_listener": EVERYTHING
     - START
     - {"ECHO-1", "ACCEPT-2", "MUX-1", "MUX-2", "MUX-5", "RES-5", "RES-6"},
-    # MUX-5's batches are bursts of 100 connects, and so are ABORT-6's 50 concurrent clients.
-    "tiny_backlog": {"ACCEPT-2", "MUX-5", "ABORT-6"},
+    "tiny_backlog": {"ACCEPT-2", "MUX-5"},  # MUX-5's batches are bursts of 100 connects
     # They reset early: ABORT-6's resets before accept() come by the hundred.
     "getpeername_on_accept": {"ACCEPT-3", "RES-2", "ABORT-6", "MODEL-1"},
     "line_buffered": EVERYTHING - {"CLOSE-2", "CLOSE-3"},  # EOF flushes the partial line
@@ -69,10 +68,11 @@ EXPECTED: dict[str, set[str]] = {
     "close_on_rdhup": {"CLOSE-2", "CLOSE-3", "ABORT-6", "MODEL-1"},  # the storm half-closes
     "close_without_flush": {"CLOSE-3"},
     # MUX-1's bystander, MUX-4's reader and RES-6's idle connections all idle 0.5 s or more.
-    "idle_timeout": {"CLOSE-4", "MUX-1", "MUX-4", "RES-6"},
+    "idle_timeout": {"CLOSE-4", "MUX-1", "RES-6"},
     # ABORT-2 passes: the data comes first, and the reset then surfaces in send(), guarded.
     "dies_on_reset": {
-        *("ABORT-1", "ABORT-4", "ABORT-5", "ABORT-6", "ACCEPT-3", "RES-2", "RES-3", "MODEL-1"),
+        *("ABORT-1", "ABORT-4", "ABORT-5", "ABORT-6", "ACCEPT-3", "RES-2", "RES-3", "RES-6"),
+        "MODEL-1",
     },
     # ECHO-6 and RES-6 reset clients owed echo, as ABORT-3 does.
     "dies_on_send_error": {
@@ -80,7 +80,7 @@ EXPECTED: dict[str, set[str]] = {
     },
     # Without the shim its HUP branch is reached now and then; among the storm's resets, always.
     "hup_keyerror": {"ABORT-4", "ABORT-5", "ABORT-6"},
-    "hup_ignored": {"ABORT-5"},
+    "hup_ignored": {"ABORT-5", "ABORT-6"},  # among the storm's resets its HUP branch leaks
     # ABORT-5: the shim makes resets take its EOF path. RES-4: as no_close_on_eof.
     "leaks_fd_on_close": {"RES-1", "RES-4", "ABORT-5", "ABORT-6", "MODEL-1"},
     "leaks_fd_on_reset": {"RES-2", "RES-6", "ABORT-5", "ABORT-6", "MODEL-1"},
@@ -91,7 +91,8 @@ EXPECTED: dict[str, set[str]] = {
     "select_past_fd_setsize": {"MUX-5"},
     "blocks_in_sendall": {"MUX-1"},
     "watches_first_connections": {"MUX-3"},
-    "drops_slow_readers": {"MUX-4"},
+    # MUX-2 and RES-6 read only after writing: the echo backs up and drains too slowly for it.
+    "drops_slow_readers": {"MUX-4", "MUX-2", "RES-6"},
     "write_interest_after_bulk": {"RES-6"},
     "crashes_after_many_errors": {"ABORT-6"},
     # The leftover echo reaches whichever connection next gets the fd: in the reset clauses
@@ -157,6 +158,8 @@ MAY_ALSO_FAIL: dict[str, dict[str, str]] = {
         "connection is current, and whether that one is dead when the sessions end varies",
     },
     "idle_timeout": {
+        "MUX-4": "the reader sends nothing once its 1 MiB is written: whether the byte-wise "
+        "reading outlasts the 0.5 s idle timeout depends on the machine",
         "MUX-2": "it closes the pushing client 0.5 s after it stopped reading from it; the "
         "client reads everything back after a 0.5 s stall, so the race is close",
         "MUX-5": "the first connections idle while the ramp goes on: whether that takes more "
@@ -165,6 +168,8 @@ MAY_ALSO_FAIL: dict[str, dict[str, str]] = {
         "loaded machine",
     },
     "tiny_backlog": {
+        "ABORT-6": "50 clients connect at once: whether more than 5 % of the sessions never "
+        "get connected past its backlog of 1 depends on how fast it accepts",
         "MODEL-1": "its connects wait for SYN retransmits (1 s each); whether one misses the 2 s "
         "connect deadline before the model's 30 s run budget is spent varies",
     },

@@ -198,6 +198,9 @@ SOCAT = "socat -t 10 TCP-LISTEN:{port},bind={host},reuseaddr,fork,backlog=1024 E
 PYTHON_ONLY = {"ABORT-4": "N/A", "ABORT-5": "N/A"}  # the HUP shim interposes Python's epoll
 # socat forks a child per connection, and SIGTERM ends only the parent: clients hang.
 SOCAT_GAPS = {"START-4": "FAIL", "START-5": "FAIL", "START-6": "FAIL"}
+# These pause socat's process group (SIGSTOP) while the client acts; after SIGCONT socat does
+# not always serve that connection (seen in about one run in three).
+SOCAT_SOMETIMES = {"ACCEPT-3", "CLOSE-2"}
 
 
 def verdicts_other_than_pass(report_dir: Path) -> dict[str, str]:
@@ -216,7 +219,10 @@ def test_node_net_echo_server_conforms(tmp_path: Path) -> None:
 def test_socat_echo_fails_only_the_shutdown_clauses(tmp_path: Path) -> None:
     status, output = run_cli(tmp_path, "--server-cmd", SOCAT, "--name", "socat")
     assert status == NOT_CONFORMANT, output
-    assert verdicts_other_than_pass(tmp_path) == PYTHON_ONLY | SOCAT_GAPS
+    gaps = verdicts_other_than_pass(tmp_path)
+    varying = {clause: gaps.pop(clause) for clause in SOCAT_SOMETIMES if clause in gaps}
+    assert set(varying.values()) <= {"FAIL"}, varying
+    assert gaps == PYTHON_ONLY | SOCAT_GAPS
 
 
 def test_untrusted_text_is_capped_and_shows_control_characters() -> None:
