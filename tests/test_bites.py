@@ -22,6 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BROKEN = ROOT / "tests" / "broken"
 SUITE = ROOT / "conformance" / "suite"
 PASSING = {"PASS", "N/A"}
+# The stress clauses run hundreds of sessions of every kind (resets, half-closes, slow and idle
+# clients) on one server: a defect aimed at another clause may or may not surface in them as
+# well, depending on timing. A broken server must fail its target clauses every run; it may
+# also fail these. The correct baselines must pass them like everything else.
+STRESS = {"ABORT-6", "ECHO-6", "RES-6", "MUX-1", "MUX-2", "MUX-3", "MUX-4", "MUX-5"}
 
 pytestmark = pytest.mark.timeout(1800)  # one run of the whole suite over ~45 servers
 
@@ -242,10 +247,13 @@ def test_suite_fails_exactly_the_expected_clauses(
 ) -> None:
     row = verdicts[server]
     failing = {clause for clause, verdict in row.items() if verdict not in PASSING}
-    sometimes = set(MAY_ALSO_FAIL.get(server, {}))
-    assert EXPECTED[server] <= failing <= EXPECTED[server] | sometimes, (
-        f"{server}: unexpectedly failing {sorted(failing - EXPECTED[server] - sometimes)}, "
-        f"unexpectedly passing {sorted(EXPECTED[server] - failing)}; verdicts: {row}"
+    expected, target = EXPECTED[server], _target(BROKEN / f"{server}.py")
+    # A stress clause is required only of the servers that target it (see STRESS).
+    required = {clause for clause in expected if clause not in STRESS or clause == target}
+    sometimes = set(MAY_ALSO_FAIL.get(server, {})) | (STRESS if expected else set())
+    assert required <= failing <= expected | sometimes, (
+        f"{server}: unexpectedly failing {sorted(failing - expected - sometimes)}, "
+        f"unexpectedly passing {sorted(required - failing)}; verdicts: {row}"
     )
 
 
