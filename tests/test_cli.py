@@ -198,9 +198,9 @@ SOCAT = "socat -t 10 TCP-LISTEN:{port},bind={host},reuseaddr,fork,backlog=1024 E
 PYTHON_ONLY = {"ABORT-4": "N/A", "ABORT-5": "N/A"}  # the HUP shim interposes Python's epoll
 # socat forks a child per connection, and SIGTERM ends only the parent: clients hang.
 SOCAT_GAPS = {"START-4": "FAIL", "START-5": "FAIL", "START-6": "FAIL"}
-# These pause socat's process group (SIGSTOP) while the client acts; after SIGCONT socat does
-# not always serve that connection (seen in about one run in three).
-SOCAT_SOMETIMES = {"ACCEPT-3", "CLOSE-2"}
+# These pause the server's process group (SIGSTOP) while the client acts; after SIGCONT socat
+# does not always serve that connection (ACCEPT-3 and CLOSE-2: about one run in three).
+SOCAT_SOMETIMES = {"ACCEPT-2", "ACCEPT-3", "ABORT-2", "CLOSE-2", "MODEL-1"}
 
 
 def verdicts_other_than_pass(report_dir: Path) -> dict[str, str]:
