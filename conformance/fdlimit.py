@@ -42,6 +42,14 @@ def room_for(more: int) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+def raise_to_hard() -> int:
+    """Lift this process's soft limit to its hard one for good (the benchmark's whole run);
+    children inherit it. Returns the limit now in effect."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
 def set_in_child(limit: int) -> None:
     """In a child before exec: soft and hard limit both ``limit``, so that the server cannot
     raise its soft limit back (Go's runtime does so at start-up)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from conformance import fdlimit
 from conformance.bench import plots, report, runner, targets, workloads
 from conformance.bench.build import BuildUnavailable, built
 from conformance.server import LaunchError
@@ -123,7 +124,7 @@ def run_measured(
     args: argparse.Namespace, argv: list[str], chosen: list[targets.Target], plan: runner.Plan
 ) -> tuple[runner.Results, dict[str, object]]:
     """Run the plan; the results and what a reader needs to know about the run."""
-    fd_limit = runner.raise_fd_limit()
+    fd_limit = fdlimit.raise_to_hard()
     cores = runner.split_cores()
     began = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     started, load_before = time.monotonic(), os.getloadavg()[0]

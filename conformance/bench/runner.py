@@ -55,13 +55,6 @@ class Outcome:
 Results = dict[str, dict[str, Outcome]]
 
 
-def raise_fd_limit() -> int:
-    """Lift this process's soft RLIMIT_NOFILE to the hard one; servers and clients inherit it."""
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
 def split_cores() -> tuple[int, int] | None:
     """(server core, client core), with this process moved to the client's; None on one core.
 
