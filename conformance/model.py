@@ -40,7 +40,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from conformance import client, replay, spec, waiting
+from conformance import client, procfs, replay, spec, waiting
 from conformance.checks import assert_alive, open_fds, wait_fds_back_to
 from conformance.client import ClientError
 from conformance.profiles import suite_settings
@@ -293,7 +293,7 @@ def explore(server: ServerProcess, replay_dir: Path) -> Exploration:
         ) from exc
 
 
-EMBEDDED = (waiting, client, replay)  # stdlib-only modules, in import order
+EMBEDDED = (waiting, procfs, client, replay)  # stdlib-only modules, in import order
 
 
 def replay_script(steps: list[Step], failure: str, server_name: str, name: str) -> str:

@@ -93,6 +93,8 @@ def fill_past_send_buffer(
     while written < len(payload) and short_steps < SHORT_STEPS:
         queued = ends.echo_in_kernel()
         step = send_without_reading(client, payload[written : written + FILL_STEP])
+        if not step:  # reset by the server, or nothing read from a full window: writing is over
+            break
         written += step
         try:
             wait_until(ends.server_has_read_all, patience, "server to read", interval=DIAG_POLL)

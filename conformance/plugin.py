@@ -12,7 +12,6 @@ Rules this plugin keeps:
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from collections.abc import Generator, Iterator, Mapping
@@ -65,12 +64,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="",
         metavar="IDS",
         help="run only these clauses: comma-separated ids (ECHO-2) or areas (ECHO)",
-    )
-    group.addoption(
-        "--verdicts-json",
-        default="",
-        metavar="FILE",
-        help="write the verdict of every (server, clause) to FILE as JSON",
     )
     group.addoption(
         "--level",
@@ -333,9 +326,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     stop_all()
     if hasattr(session.config, "workerinput"):  # xdist: the controller writes the reports
         return
-    path = session.config.getoption("--verdicts-json")
-    if path:
-        Path(path).write_text(json.dumps(_report.verdicts(), indent=2, sort_keys=True) + "\n")
     report_dir = session.config.getoption("--report-dir")
     if report_dir:
         write_reports(Path(report_dir))

@@ -95,6 +95,26 @@ def listeners(pgid: int) -> list[tuple[int, int]]:
     ]
 
 
+def stopped(pid: int) -> bool:
+    """Whether every thread of ``pid`` has stopped for a signal (True once it is gone).
+
+    kill() only queues SIGSTOP: each thread stops when it next runs. Until all have, the
+    process may still be returning from epoll_wait() with events it collected before the stop.
+    """
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return True
+    for tid in threads:
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_bytes()
+        except OSError:
+            continue
+        if stat.rsplit(b")", 1)[1].split()[0] not in (b"T", b"t", b"Z", b"X"):
+            return False
+    return True
+
+
 def open_fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 

@@ -8,9 +8,10 @@ Rules this module keeps:
   and once received == sent; the server never resets it. Every recv() is checked at once.
 - Nothing blocks: writes are non-blocking (what the kernel refuses stays queued and goes out
   in later steps, the FIN after it), and every wait has a deadline.
-- Standard library, ``conformance.client`` and ``conformance.waiting`` (both stdlib only): a
-  failing example is written out as a standalone script that embeds all three modules
-  (``model.replay_script``), so the conformance run and the replay perform the same steps.
+- Standard library, ``conformance.client``, ``conformance.procfs`` and ``conformance.waiting``
+  (all stdlib only): a failing example is written out as a standalone script that embeds all
+  four modules (``model.replay_script``), so the conformance run and the replay perform the
+  same steps.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from contextlib import AbstractContextManager
 from dataclasses import astuple, dataclass
 from typing import TypeVar
 
+from conformance import procfs
 from conformance.client import (
     RECV_CHUNK,
     ClientError,
@@ -339,13 +341,10 @@ class Session:
 def stopped(pid: int) -> Iterator[None]:
     os.kill(pid, signal.SIGSTOP)
     try:
+        wait_until(lambda: procfs.stopped(pid), 2.0, "server to stop on SIGSTOP", interval=0.001)
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
-
-
-def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def main(
@@ -365,7 +364,7 @@ def main(
     session = Session(
         (args.host, args.port), lambda: stopped(args.pid) if args.pid else contextlib.nullcontext()
     )
-    baseline = fd_count(args.pid) if args.pid else 0
+    baseline = procfs.open_fd_count(args.pid) if args.pid else 0
     # The example's end, as the model does it, unless the failure was seen there.
     ending = [] if steps and steps[-1][0] == "finish" else [astuple(Step("finish"))]
     try:
@@ -375,10 +374,10 @@ def main(
             session.perform(step)
         if args.pid:
             wait_until(
-                lambda: fd_count(args.pid) <= baseline,
+                lambda: procfs.open_fd_count(args.pid) <= baseline,
                 FD_DEADLINE,
                 f"the server's fd count back at {baseline}, its count at the start",
-                lambda: f"{fd_count(args.pid)} open fds",
+                lambda: f"{procfs.open_fd_count(args.pid)} open fds",
             )
     except AssertionError as exc:
         print(f"FAILED at step {len(session.steps)}: {exc}", file=sys.stderr)

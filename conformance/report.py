@@ -82,6 +82,8 @@ def result_of(report: pytest.TestReport) -> TestResult | None:
     )
     if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
         result.reason = untrusted(str(report.longrepr[2]))
+    elif verdict == "ERROR":  # the kit's own fault: where it happened matters most
+        result.evidence = untrusted(report.longreprtext[-EVIDENCE_CAP:])
     elif report.longrepr is not None:
         crash = getattr(report.longrepr, "reprcrash", None)
         result.evidence = untrusted(crash.message if crash else report.longreprtext)

@@ -257,8 +257,16 @@ class ServerProcess:
         is stopped, so on resume it finds them all together, whatever its own timing.
         """
         self.require_process("pausing the server")
+        assert self.popen is not None
+        pgid = self.popen.pid
         self.signal_group(signal.SIGSTOP)
         try:
+            wait_until(
+                lambda: all(procfs.stopped(pid) for pid in procfs.group_pids(pgid)),
+                STOP_TIMEOUT,
+                "server's process group to stop on SIGSTOP",
+                interval=0.001,
+            )
             yield
         finally:
             self.signal_group(signal.SIGCONT)

@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,22 +198,29 @@ def servers_on_disk() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
-    """Run the whole suite over tests/broken/ once; never_listens has its own test below.
+def suite_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run the whole suite over tests/broken/ once and return its report.json;
+    never_listens has its own test below.
 
     A module-scoped run cannot use the function-scoped pytester, so this is the subprocess
     that pytester.runpytest_subprocess would start.
     """
-    out = tmp_path_factory.mktemp("bites") / "verdicts.json"
+    out = tmp_path_factory.mktemp("bites")
     command = [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider"]
     # loadscope: a module's tests run in order on one worker, so a server that a defect
     # breaks for good (forgets_listener) meets the same tests in the same state every run.
     command += ["--implementations", str(BROKEN), "-k", "not never_listens"]
     command += ["-n", "2", "--dist", "loadscope"]
-    command += [f"--verdicts-json={out}"]
+    command += [f"--report-dir={out}"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1700)
     assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout[-3000:]
-    found: dict[str, dict[str, str]] = json.loads(out.read_text())
+    found: dict[str, Any] = json.loads((out / "report.json").read_text())
+    return found
+
+
+@pytest.fixture(scope="module")
+def verdicts(suite_report: dict[str, Any]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = suite_report["verdicts"]
     return found
 
 
@@ -257,9 +265,11 @@ def test_suite_fails_exactly_the_expected_clauses(
     )
 
 
-def test_harness_never_errors_on_a_broken_server(verdicts: dict[str, dict[str, str]]) -> None:
-    errors = {s: c for s, row in verdicts.items() for c, v in row.items() if v == "ERROR"}
-    assert not errors, f"harness errors instead of verdicts: {errors}"
+def test_harness_never_errors_on_a_broken_server(suite_report: dict[str, Any]) -> None:
+    errors = [r for r in suite_report["results"] if r["verdict"] == "ERROR"]
+    assert not errors, "harness errors instead of verdicts:\n" + "\n".join(
+        f"[{r['server']}] {r['nodeid']}:\n{r['evidence']}" for r in errors
+    )
 
 
 def test_server_that_never_listens_fails_start_with_a_clear_launch_error(

@@ -22,6 +22,7 @@ from conformance.client import (
     Ending,
     abort_with_rst,
     connect,
+    echo_round_trip,
     exchange,
     recv_exactly,
     recv_until_eof,
@@ -213,6 +214,17 @@ def test_signal_to_a_stopped_group_still_ends_it(start: Start) -> None:
     s.signal_group(signal.SIGSTOP)
     s.stop()
     assert not s.alive
+
+
+def test_paused_server_has_stopped_in_every_thread_when_the_block_starts(start: Start) -> None:
+    s = start(ServerCommand.bundled(ROOT / "implementations" / "threads_echo.py"))
+    with connect(s.address) as client:
+        echo_round_trip(client, b"a thread of its own")
+        with s.paused():
+            threads = os.listdir(f"/proc/{s.pid}/task")
+            assert len(threads) > 1 and procfs.stopped(s.pid), threads
+        echo_round_trip(client, b"and it runs again")
+    assert not procfs.stopped(s.pid)
 
 
 def test_fd_limit_is_set_in_the_server_before_exec(tmp_path: Path) -> None:

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from conformance.client import SMALL_WINDOW, Ending, connect, filler, half_close, recv_in_steps
+from conformance.client import (
+    SMALL_WINDOW,
+    Ending,
+    abort_with_rst,
+    connect,
+    filler,
+    half_close,
+    recv_in_steps,
+)
 from conformance.owing import ConnectionEnds, fill_past_send_buffer, recv_flush_after_eof
 from conformance.server import ServerCommand, ServerProcess
 from conformance.sockdiag import TCP_CLOSE_WAIT, TcpState, tcp_connection
@@ -93,3 +101,15 @@ def test_fill_leaves_echo_in_the_servers_own_buffer_and_all_of_it_comes_back(
         half_close(client)
         seen = recv_flush_after_eof(ends, client, 10.0, sent=payload[:owed])
     seen.assert_echoed(then=Ending.EOF)
+
+
+def test_fill_stops_at_once_when_the_server_resets(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    client, accepted = pair
+    ends = ConnectionEnds(client)
+    abort_with_rst(accepted)
+    wait_until(lambda: ends.server_end() is None, 2.0, "server end gone")
+    # Every send now fails (the reset) and the server end is gone, so "the server has read
+    # all" holds at once: writing must stop rather than retry the same step forever.
+    assert fill_past_send_buffer(ends, client, filler(1 << 20), patience=1.0) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import socket
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +30,7 @@ from conformance.server import ServerProcess
 PROMPT = 1.0
 LARGE = 16 << 20
 CONCURRENT = 100
+PAYLOADS = [f"<client {i:03}>".encode() * 300 for i in range(CONCURRENT)]  # 3600 bytes each
 END_MARK = b"#end-of-stream#"
 FD_REUSE_ROUNDS, FD_REUSE_NEWCOMERS = 3, 5
 FD_REUSE_PATIENCE = 0.5  # a server that takes no more input owes what it has: enough
@@ -108,19 +110,44 @@ def test_large_payload_comes_back_complete(server: ServerProcess) -> None:
 def test_concurrent_clients_get_their_own_bytes(server: ServerProcess) -> None:
     """ECHO-5: a failure means buffers are shared or connections crossed."""
     with contextlib.ExitStack() as stack:
-        clients = []
-        for _ in range(CONCURRENT):
-            # Greeted one by one, so that the concurrent part does not depend on the
-            # listen() backlog (that is ACCEPT-2's business).
-            clients.append(stack.enter_context(connect(server.address)))
-            echo_round_trip(clients[-1], b"hello")
-        payloads = [f"<client {i:03}>".encode() * 300 for i in range(CONCURRENT)]
-        transcripts = exchange_many(list(zip(clients, payloads, strict=True)), timeout=10.0)
+        clients = greeted_clients(stack, server, CONCURRENT)
+        transcripts = exchange_many(list(zip(clients, PAYLOADS, strict=True)), timeout=10.0)
     for i, transcript in enumerate(transcripts):
         try:
             transcript.assert_echoed()
         except ClientError as exc:
             raise ClientError(f"client {i} of {CONCURRENT}: {exc}") from None
+
+
+@pytest.mark.clause("ECHO-5")
+def test_clients_found_ready_together_get_their_own_bytes(server: ServerProcess) -> None:
+    """ECHO-5: a failure means buffers are shared or connections crossed. A server that
+    happens to serve one client at a time can hide that; here it wakes to find all ready."""
+    with contextlib.ExitStack() as stack:
+        clients = greeted_clients(stack, server, CONCURRENT)
+        with server.paused():  # each payload fits in the socket buffers: sendall returns
+            for client, payload in zip(clients, PAYLOADS, strict=True):
+                client.sendall(payload)
+        for i, (client, payload) in enumerate(zip(clients, PAYLOADS, strict=True)):
+            try:
+                received = recv_exactly(client, len(payload), timeout=2.0)
+            except ClientError as exc:
+                raise ClientError(f"client {i} of {CONCURRENT}: {exc}") from None
+            if received != payload:
+                difference = first_difference(payload, received)
+                raise ClientError(f"client {i} of {CONCURRENT}: echo differs: {difference}")
+
+
+def greeted_clients(
+    stack: contextlib.ExitStack, server: ServerProcess, count: int
+) -> list[socket.socket]:
+    """``count`` connections, each greeted with an echo before the next connects, so that what
+    follows does not depend on the listen() backlog (that is ACCEPT-2's business)."""
+    clients = []
+    for _ in range(count):
+        clients.append(stack.enter_context(connect(server.address)))
+        echo_round_trip(clients[-1], b"hello")
+    return clients
 
 
 @pytest.mark.clause("ECHO-6")
