@@ -163,7 +163,7 @@ class ServerProcess:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     env={**os.environ, **self.env},
-                    preexec_fn=functools.partial(_prepare_child, self.fd_limit),
+                    preexec_fn=functools.partial(_prepare_child, os.getpid(), self.fd_limit),
                 )
             except OSError as exc:
                 raise LaunchError(f"cannot run {shlex.join(argv)}: {exc}") from exc
@@ -321,7 +321,7 @@ def _next_log_path(path: Path) -> Path:
     return candidate
 
 
-def _prepare_child(fd_limit: int | None) -> None:
+def _prepare_child(kit_pid: int, fd_limit: int | None) -> None:
     """In the child before exec: die with the kit, take Ctrl-C as a terminal would, and get
     the descriptor limit asked for.
 
@@ -331,6 +331,8 @@ def _prepare_child(fd_limit: int | None) -> None:
     """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != kit_pid:  # the kit died between fork and prctl: no signal will come
+        os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     if fd_limit is not None:
         fdlimit.set_in_child(fd_limit)

@@ -10,6 +10,7 @@ import re
 import resource
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -225,6 +226,13 @@ def test_paused_server_has_stopped_in_every_thread_when_the_block_starts(start: 
             assert len(threads) > 1 and procfs.stopped(s.pid), threads
         echo_round_trip(client, b"and it runs again")
     assert not procfs.stopped(s.pid)
+
+
+def test_server_child_whose_kit_died_before_exec_exits() -> None:
+    # As if the kit had died between fork() and prctl(): the child has another parent.
+    code = "from conformance import server; server._prepare_child(kit_pid=-1, fd_limit=None)"
+    child = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=20, check=False)
+    assert child.returncode == 1
 
 
 def test_fd_limit_is_set_in_the_server_before_exec(tmp_path: Path) -> None:
