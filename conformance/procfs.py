@@ -73,12 +73,17 @@ def read_each_process(name: str) -> Iterator[tuple[int, bytes]]:
                 continue
 
 
+def stat_fields(stat: bytes) -> list[bytes]:
+    """The fields of a /proc stat file after the command name: state first (field 3 of
+    stat(5)). The name may hold spaces and parentheses, so they start after the last ')'."""
+    return stat.rsplit(b")", 1)[1].split()
+
+
 def group_pids(pgid: int) -> list[int]:
     """Live processes of process group ``pgid``, leader first."""
     pids = []
     for pid, stat in read_each_process("stat"):
-        # The command name may hold spaces and parentheses: fields start after the last ')'.
-        fields = stat.rsplit(b")", 1)[1].split()
+        fields = stat_fields(stat)
         if int(fields[2]) == pgid and fields[0] != b"Z":
             pids.append(pid)
     return sorted(pids, key=lambda pid: pid != pgid)
@@ -110,7 +115,7 @@ def stopped(pid: int) -> bool:
             stat = Path(f"/proc/{pid}/task/{tid}/stat").read_bytes()
         except OSError:
             continue
-        if stat.rsplit(b")", 1)[1].split()[0] not in (b"T", b"t", b"Z", b"X"):
+        if stat_fields(stat)[0] not in (b"T", b"t", b"Z", b"X"):
             return False
     return True
 
@@ -129,7 +134,7 @@ def resident_bytes(pid: int) -> int:
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time the process has used, all threads included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = stat_fields(Path(f"/proc/{pid}/stat").read_bytes())
     # utime and stime are fields 14 and 15 of stat(5), 11 and 12 after the command name.
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
