@@ -20,11 +20,14 @@ from typing import Any
 
 import pytest
 
-from conformance import __version__, expectations, report_html, spec, waiting
-from conformance.expectations import Expectation
-from conformance.report import Report, to_markdown, write_json
-from conformance.server import LaunchError, ServerCommand, ServerProcess, stop_all
-from conformance.verdicts import NON_STRICT, render_grid
+from conformance import __version__, spec
+from conformance.harness import waiting
+from conformance.harness.server import LaunchError, ServerCommand, ServerProcess, stop_all
+from conformance.reports import expectations
+from conformance.reports import html as report_html
+from conformance.reports.expectations import Expectation
+from conformance.reports.report import Report, to_markdown, write_json
+from conformance.reports.verdicts import NON_STRICT, render_grid
 
 IMPLEMENTATIONS = Path(__file__).resolve().parents[1] / "implementations"
 # Verdicts an --update-baseline run records as known failures.

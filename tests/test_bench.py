@@ -22,7 +22,7 @@ from conformance.bench.loadgen import LoadError, Sample, measure
 from conformance.bench.runner import Outcome
 from conformance.bench.targets import Target
 from conformance.bench.workloads import QUICK, Workload, idle_sweep
-from conformance.server import ServerCommand, ServerProcess
+from conformance.harness.server import ServerCommand, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_TIMEOUT = 60.0  # the quick mode takes ~5 s for one server and the C baseline

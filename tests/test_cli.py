@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from conformance import __version__, spec, waiting
+from conformance import __version__, spec
 from conformance.cli import CONFORMANT, NOT_CONFORMANT, RUN_FAILED
-from conformance.report import EVIDENCE_CAP, untrusted
+from conformance.harness import waiting
+from conformance.reports.report import EVIDENCE_CAP, untrusted
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = ROOT / "tests" / "broken"

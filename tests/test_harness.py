@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import fdlimit, procfs, server, sockdiag
-from conformance.client import (
+from conformance.harness import fdlimit, procfs, server, sockdiag
+from conformance.harness.client import (
     ClientError,
     Ending,
     abort_with_rst,
@@ -28,8 +28,8 @@ from conformance.client import (
     recv_exactly,
     recv_until_eof,
 )
-from conformance.server import LaunchError, ServerCommand, ServerProcess
-from conformance.waiting import DeadlineExceeded, wait_until
+from conformance.harness.server import LaunchError, ServerCommand, ServerProcess
+from conformance.harness.waiting import DeadlineExceeded, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = ROOT / "tests" / "broken"
@@ -230,7 +230,9 @@ def test_paused_server_has_stopped_in_every_thread_when_the_block_starts(start: 
 
 def test_server_child_whose_kit_died_before_exec_exits() -> None:
     # As if the kit had died between fork() and prctl(): the child has another parent.
-    code = "from conformance import server; server._prepare_child(kit_pid=-1, fd_limit=None)"
+    code = (
+        "from conformance.harness import server; server._prepare_child(kit_pid=-1, fd_limit=None)"
+    )
     child = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=20, check=False)
     assert child.returncode == 1
 

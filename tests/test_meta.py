@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 import conformance.suite
-from conformance import expectations, spec
+from conformance import spec
+from conformance.reports import expectations
 
 
 def suite_tests() -> Iterator[tuple[str, Callable[..., Any]]]:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import model
-from conformance.client import ClientError
-from conformance.server import ServerCommand, ServerProcess
+from conformance.exploration import model
+from conformance.harness.client import ClientError
+from conformance.harness.server import ServerCommand, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = ROOT / "tests" / "broken" / "stale_buffer_on_fd_reuse.py"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.client import (
+from conformance.harness.client import (
     SMALL_WINDOW,
     Ending,
     abort_with_rst,
@@ -20,10 +20,10 @@ from conformance.client import (
     half_close,
     recv_in_steps,
 )
-from conformance.owing import ConnectionEnds, fill_past_send_buffer, recv_flush_after_eof
-from conformance.server import ServerCommand, ServerProcess
-from conformance.sockdiag import TCP_CLOSE_WAIT, TcpState, tcp_connection
-from conformance.waiting import wait_until
+from conformance.harness.owing import ConnectionEnds, fill_past_send_buffer, recv_flush_after_eof
+from conformance.harness.server import ServerCommand, ServerProcess
+from conformance.harness.sockdiag import TCP_CLOSE_WAIT, TcpState, tcp_connection
+from conformance.harness.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import procfs
-from conformance.waiting import wait_until
+from conformance.harness import procfs
+from conformance.harness.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "conformance" / "suite"

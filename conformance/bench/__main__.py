@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from conformance import fdlimit
 from conformance.bench import plots, report, runner, targets, workloads
 from conformance.bench.build import BuildUnavailable, built
-from conformance.server import LaunchError
+from conformance.harness import fdlimit
+from conformance.harness.server import LaunchError
 
 
 @dataclass(frozen=True)

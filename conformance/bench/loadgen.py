@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from conformance import procfs
 from conformance.bench.workloads import Workload
-from conformance.server import ServerProcess
+from conformance.harness import procfs
+from conformance.harness.server import ServerProcess
 
 SETUP_TIMEOUT = 60.0  # 10000 idle connections, each proven served, then the warm-up
 DRAIN_TIMEOUT = 20.0  # past the window: the client gives up itself after 10 s without echo

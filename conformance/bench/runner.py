@@ -22,13 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance import procfs
 from conformance.bench.loadgen import LoadError, Sample, measure
 from conformance.bench.targets import Target
 from conformance.bench.workloads import Workload
-from conformance.client import ClientError, connect, exchange
-from conformance.server import LaunchError, ServerProcess
-from conformance.waiting import DeadlineExceeded, wait_until
+from conformance.harness import procfs
+from conformance.harness.client import ClientError, connect, exchange
+from conformance.harness.server import LaunchError, ServerProcess
+from conformance.harness.waiting import DeadlineExceeded, wait_until
 
 WARM_UP = b"warm-up"
 SETTLE_TIMEOUT = 30.0  # a poll() server closing 10000 connections takes a few seconds

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.bench.build import BuildUnavailable, built
-from conformance.server import ServerCommand
+from conformance.harness.server import ServerCommand
 
 ROOT = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = ROOT / "implementations"

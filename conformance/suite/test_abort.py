@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.checks import (
+from conformance.harness.checks import (
     assert_alive,
     assert_still_serving,
     connect_accepted,
@@ -20,11 +20,11 @@ from conformance.checks import (
     open_fds,
     wait_fds_back_to,
 )
-from conformance.client import SMALL_WINDOW, abort_with_rst, filler, send_without_reading
+from conformance.harness.client import SMALL_WINDOW, abort_with_rst, filler, send_without_reading
+from conformance.harness.server import ServerProcess
+from conformance.harness.storm import run_storm
+from conformance.harness.waiting import DeadlineExceeded, wait_until
 from conformance.plugin import Launcher
-from conformance.server import ServerProcess
-from conformance.storm import run_storm
-from conformance.waiting import DeadlineExceeded, wait_until
 
 SHIM_DIR = Path(__file__).resolve().parents[1] / "hup_shim"
 OWED = 8 << 20

@@ -6,15 +6,15 @@ import contextlib
 
 import pytest
 
-from conformance.checks import assert_still_serving, connect_accepted, wait_accepted
-from conformance.client import (
+from conformance.harness.checks import assert_still_serving, connect_accepted, wait_accepted
+from conformance.harness.client import (
     abort_with_rst,
     connect,
     connect_nonblocking,
     echo_round_trip,
     exchange_many,
 )
-from conformance.server import ServerProcess
+from conformance.harness.server import ServerProcess
 
 BURST = 200
 BURST_DEADLINE = 5.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.checks import assert_still_serving, connect_accepted
-from conformance.client import (
+from conformance.harness.checks import assert_still_serving, connect_accepted
+from conformance.harness.client import (
     SMALL_WINDOW,
     Ending,
     assert_stays_open,
@@ -15,8 +15,8 @@ from conformance.client import (
     half_close,
     recv_until_eof,
 )
-from conformance.owing import ConnectionEnds, fill_past_send_buffer, recv_flush_after_eof
-from conformance.server import ServerProcess
+from conformance.harness.owing import ConnectionEnds, fill_past_send_buffer, recv_flush_after_eof
+from conformance.harness.server import ServerProcess
 
 EOF_DEADLINE = 2.0
 OWED = 16 << 20  # a cap on writing, above what a kernel send buffer holds (4 MiB by default)

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance.checks import assert_still_serving
-from conformance.client import (
+from conformance.exploration.profiles import suite_settings
+from conformance.harness.checks import assert_still_serving
+from conformance.harness.client import (
     SMALL_WINDOW,
     ClientError,
     abort_with_rst,
@@ -23,9 +24,8 @@ from conformance.client import (
     first_difference,
     recv_exactly,
 )
-from conformance.owing import ConnectionEnds, fill_past_send_buffer
-from conformance.profiles import suite_settings
-from conformance.server import ServerProcess
+from conformance.harness.owing import ConnectionEnds, fill_past_send_buffer
+from conformance.harness.server import ServerProcess
 
 PROMPT = 1.0
 LARGE = 16 << 20

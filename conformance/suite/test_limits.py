@@ -12,12 +12,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.checks import assert_alive, cpu_share, open_fds
-from conformance.client import ClientError, connect, connect_nonblocking, echo_round_trip
+from conformance.harness.checks import assert_alive, cpu_share, open_fds
+from conformance.harness.client import ClientError, connect, connect_nonblocking, echo_round_trip
+from conformance.harness.server import ServerProcess
+from conformance.harness.sockdiag import accept_queue_length
+from conformance.harness.waiting import DeadlineExceeded, wait_until
 from conformance.plugin import Launcher
-from conformance.server import ServerProcess
-from conformance.sockdiag import accept_queue_length
-from conformance.waiting import DeadlineExceeded, wait_until
 
 FD_LIMIT = 32
 SERVED_FIRST = 8

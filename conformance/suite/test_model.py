@@ -1,8 +1,8 @@
 """MODEL: random sequences of client actions on many connections, checked against the model.
 
-The state machine is conformance/model.py; its examples share this module's server, which it
-starts afresh after a failing example. A failure's message gives the command that replays the
-shrunk steps against any running server.
+The state machine is conformance/exploration/model.py; its examples share this module's server,
+which it starts afresh after a failing example. A failure's message gives the command that
+replays the shrunk steps against any running server.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import model
-from conformance.server import ServerProcess
+from conformance.exploration import model
+from conformance.harness.server import ServerProcess
 
 
 @pytest.mark.clause("MODEL-1")

@@ -10,8 +10,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from conformance.checks import connect_accepted
-from conformance.client import (
+from conformance.harness.checks import connect_accepted
+from conformance.harness.client import (
     SMALL_WINDOW,
     ClientError,
     abort_with_rst,
@@ -21,9 +21,9 @@ from conformance.client import (
     first_difference,
     send_without_reading,
 )
-from conformance.rounds import round_trips
-from conformance.server import ServerProcess
-from conformance.waiting import scaled
+from conformance.harness.rounds import round_trips
+from conformance.harness.server import ServerProcess
+from conformance.harness.waiting import scaled
 
 PROMPT = 1.0
 FLOOD = 64 << 20

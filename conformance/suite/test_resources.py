@@ -11,8 +11,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from conformance.checks import cpu_share, open_fds, wait_fds_back_to
-from conformance.client import (
+from conformance.harness.checks import cpu_share, open_fds, wait_fds_back_to
+from conformance.harness.client import (
     SMALL_WINDOW,
     abort_with_rst,
     connect,
@@ -21,8 +21,8 @@ from conformance.client import (
     recv_exactly,
     send_without_reading,
 )
+from conformance.harness.server import ServerProcess
 from conformance.plugin import Launcher
-from conformance.server import ServerProcess
 
 SESSIONS = 50
 OWED = 1 << 20

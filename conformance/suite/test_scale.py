@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from conformance import fdlimit
-from conformance.checks import assert_alive, resident_memory
-from conformance.client import (
+from conformance.harness import fdlimit
+from conformance.harness.checks import assert_alive, resident_memory
+from conformance.harness.client import (
     RECV_CHUNK,
     SMALL_WINDOW,
     ClientError,
@@ -31,9 +31,9 @@ from conformance.client import (
     exchange_many,
     first_difference,
 )
+from conformance.harness.server import ServerProcess
+from conformance.harness.waiting import scaled
 from conformance.plugin import Launcher
-from conformance.server import ServerProcess
-from conformance.waiting import scaled
 
 MiB = 1 << 20
 PUSH_LIMIT = 256 * MiB

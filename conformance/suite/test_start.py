@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
-from conformance import procfs
-from conformance.client import (
+from conformance.harness import procfs
+from conformance.harness.client import (
     Ending,
     connect,
     echo_round_trip,
@@ -17,8 +17,8 @@ from conformance.client import (
     recv_until_eof,
     send_without_reading,
 )
+from conformance.harness.waiting import DeadlineExceeded, wait_until
 from conformance.plugin import Launcher
-from conformance.waiting import DeadlineExceeded, wait_until
 
 EXIT_DEADLINE = 2.0
 OWED = 1 << 20

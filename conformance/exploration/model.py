@@ -40,12 +40,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from conformance import client, procfs, replay, spec, waiting
-from conformance.checks import assert_alive, open_fds, wait_fds_back_to
-from conformance.client import ClientError
-from conformance.profiles import suite_settings
-from conformance.replay import Connection, Session, Step
-from conformance.server import ServerProcess
+from conformance import spec
+from conformance.exploration import replay
+from conformance.exploration.profiles import suite_settings
+from conformance.exploration.replay import Connection, Session, Step
+from conformance.harness import client, procfs, waiting
+from conformance.harness.checks import assert_alive, open_fds, wait_fds_back_to
+from conformance.harness.client import ClientError
+from conformance.harness.server import ServerProcess
 
 MAX_CONNECTIONS = 16
 MAX_PAYLOAD = 256 << 10  # bytes in one send step, over all its writes
@@ -331,8 +333,9 @@ def _install(name: str, source: str) -> None:
     exec(compile(source, f"<embedded {{name}}>", "exec"), module.__dict__)
 
 
-sys.modules["conformance"] = types.ModuleType("conformance")
+for _package in ("conformance", "conformance.harness", "conformance.exploration"):
+    sys.modules[_package] = types.ModuleType(_package)
 {sources}
 if __name__ == "__main__":
-    sys.exit(sys.modules["conformance.replay"].main(STEPS))
+    sys.exit(sys.modules["conformance.exploration.replay"].main(STEPS))
 '''

@@ -18,15 +18,15 @@ import contextlib
 import socket
 import time
 
-from conformance.client import (
+from conformance.harness.client import (
     Ending,
     Transcript,
     recv_in_steps,
     recv_until_eof,
     send_without_reading,
 )
-from conformance.sockdiag import TCP_CLOSE_WAIT, TcpState, tcp_connection
-from conformance.waiting import DeadlineExceeded, wait_until
+from conformance.harness.sockdiag import TCP_CLOSE_WAIT, TcpState, tcp_connection
+from conformance.harness.waiting import DeadlineExceeded, wait_until
 
 FILL_STEP = 64 << 10  # written at a time; a bounded server is expected to buffer at least this
 READ_STEP = 16 << 10  # read at a time; a quarter of the client's window, which stays nearly full

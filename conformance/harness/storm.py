@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from conformance.client import (
+from conformance.harness.client import (
     SMALL_WINDOW,
     ClientError,
     Ending,
@@ -26,7 +26,7 @@ from conformance.client import (
     recv_exactly,
     recv_until_eof,
 )
-from conformance.waiting import scaled
+from conformance.harness.waiting import scaled
 
 SMALL, OWED = 1024, 64 << 10
 SESSION_DEADLINE = 5.0

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import fdlimit, procfs
-from conformance.waiting import DeadlineExceeded, wait_until
+from conformance.harness import fdlimit, procfs
+from conformance.harness.waiting import DeadlineExceeded, wait_until
 
 READY_TIMEOUT = 5.0
 STOP_TIMEOUT = 2.0
@@ -102,7 +102,7 @@ class ServerProcess:
     pid: int = 0  # the process holding the listening socket: what /proc checks measure
     signalled: bool = False  # asked to exit: its death is no crash
     # The server's RLIMIT_NOFILE (soft and hard), set in the child before exec, which works
-    # for a server in any language (conformance/fdlimit.py). None: it inherits the kit's.
+    # for a server in any language (conformance/harness/fdlimit.py). None: it inherits the kit's.
     fd_limit: int | None = None
 
     @classmethod

@@ -15,8 +15,8 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from conformance.client import ClientError, first_difference
-from conformance.waiting import scaled
+from conformance.harness.client import ClientError, first_difference
+from conformance.harness.waiting import scaled
 
 
 def message(index: int, round_no: int, size: int) -> bytes:

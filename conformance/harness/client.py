@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from conformance.waiting import scaled
+from conformance.harness.waiting import scaled
 
 CONNECT_TIMEOUT = 2.0
 RECV_CHUNK = 65536

@@ -8,7 +8,7 @@ Rules this module keeps:
   and once received == sent; the server never resets it. Every recv() is checked at once.
 - Nothing blocks: writes are non-blocking (what the kernel refuses stays queued and goes out
   in later steps, the FIN after it), and every wait has a deadline.
-- Standard library, ``conformance.client``, ``conformance.procfs`` and ``conformance.waiting``
+- Standard library, ``conformance.harness.client``, ``.procfs`` and ``.waiting``
   (all stdlib only): a failing example is written out as a standalone script that embeds all
   four modules (``model.replay_script``), so the conformance run and the replay perform the
   same steps.
@@ -32,8 +32,8 @@ from contextlib import AbstractContextManager
 from dataclasses import astuple, dataclass
 from typing import TypeVar
 
-from conformance import procfs
-from conformance.client import (
+from conformance.harness import procfs
+from conformance.harness.client import (
     RECV_CHUNK,
     ClientError,
     abort_with_rst,
@@ -42,7 +42,7 @@ from conformance.client import (
     first_difference,
     preview,
 )
-from conformance.waiting import scaled, wait_until
+from conformance.harness.waiting import scaled, wait_until
 
 T = TypeVar("T")
 

@@ -10,11 +10,11 @@ import contextlib
 import socket
 import time
 
-from conformance import procfs
-from conformance.client import ClientError, connect, echo_round_trip
-from conformance.server import ServerProcess
-from conformance.sockdiag import accept_queue_length
-from conformance.waiting import wait_until
+from conformance.harness import procfs
+from conformance.harness.client import ClientError, connect, echo_round_trip
+from conformance.harness.server import ServerProcess
+from conformance.harness.sockdiag import accept_queue_length
+from conformance.harness.waiting import wait_until
 
 RELEASE_DEADLINE = 2.0
 

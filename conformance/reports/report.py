@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from conformance import __version__, spec
-from conformance.verdicts import ORDER, totals, verdict_of
+from conformance.reports.verdicts import ORDER, totals, verdict_of
 
 SCHEMA = 1
 EVIDENCE_CAP = 4000

@@ -7,7 +7,8 @@ project's property tests must keep their own settings; the suite's tests ask for
 
 - ci: the same examples every run, and no shrinking: against a server that never answers each
   shrink step costs a receive deadline, and the unshrunk chunking is evidence enough (the
-  MODEL-1 state machine shrinks all the same, within a time budget: see conformance/model.py).
+  MODEL-1 state machine shrinks all the same, within a time budget: see
+  conformance/exploration/model.py).
 - dev: random examples, more of them, with shrinking.
 - thorough: long hunts for the state machine, with ECHO_KIT_MODEL_SECONDS (tox -e thorough).
 """
