@@ -18,6 +18,7 @@ import pytest
 from conformance import __version__, spec
 from conformance.cli import CONFORMANT, NOT_CONFORMANT, RUN_FAILED
 from conformance.harness import waiting
+from conformance.native.build import BuildUnavailable, go_program
 from conformance.reports.report import EVIDENCE_CAP, untrusted
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,6 +208,13 @@ SOCAT_GAPS = {"START-4": "FAIL", "START-5": "FAIL", "START-6": "FAIL"}
 SOCAT_SOMETIMES = {"ACCEPT-2", "ACCEPT-3", "ABORT-2", "CLOSE-2", "MODEL-1"}
 
 
+GO_EXAMPLE = ROOT / "examples" / "go-echo"
+# log.Fatal on any Accept error: EMFILE ends it. Each idle connection holds its socket and a
+# pipe of Go's splice pool (3 fds), so MUX-5's 5064 fds run out after ~1680 connections.
+GO_CRASHES = {"RES-4": "CRASH"}
+GO_DIES_IN_SHOULD = {"RES-5", "MUX-5"}  # CRASH once a crash is never softened; NON-STRICT now
+
+
 def verdicts_other_than_pass(report_dir: Path) -> dict[str, str]:
     [cells] = report(report_dir)["verdicts"].values()
     return {clause: verdict for clause, verdict in cells.items() if verdict != "PASS"}
@@ -227,6 +235,31 @@ def test_socat_echo_fails_only_the_shutdown_clauses(tmp_path: Path) -> None:
     varying = {clause: gaps.pop(clause) for clause in SOCAT_SOMETIMES if clause in gaps}
     assert set(varying.values()) <= {"FAIL"}, varying
     assert gaps == PYTHON_ONLY | SOCAT_GAPS
+
+
+@pytest.fixture(scope="module")
+def go_echo() -> Path:
+    try:
+        return go_program(GO_EXAMPLE)
+    except BuildUnavailable as exc:
+        pytest.skip(f"the Go example cannot be built: {exc}")
+
+
+def test_go_net_listener_example_fails_only_by_dying_at_its_fd_limit(
+    tmp_path: Path, go_echo: Path
+) -> None:
+    """Go's pool of splice pipes keeps fds open after sessions: no fd clause may call it a
+    leak (RES-1, RES-2, RES-8, ABORT-6, MODEL-1 pass); its log.Fatal on EMFILE is a crash."""
+    template = f"{go_echo} --host {{host}} --port {{port}}"
+    status, output = run_cli(tmp_path, "--server-cmd", template, "--name", "go")
+    assert status == NOT_CONFORMANT, output
+    gaps = verdicts_other_than_pass(tmp_path)
+    dying = {clause: gaps.pop(clause) for clause in GO_DIES_IN_SHOULD if clause in gaps}
+    assert set(dying.values()) <= {"CRASH", "NON-STRICT"}, dying
+    assert gaps == PYTHON_ONLY | GO_CRASHES
+    for result in report(tmp_path)["results"]:
+        if result["clause"] in dying or result["clause"] in GO_CRASHES:
+            assert "accept4: too many open files" in result["log"], result
 
 
 def test_untrusted_text_is_capped_and_shows_control_characters() -> None:
