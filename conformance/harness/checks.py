@@ -96,6 +96,13 @@ def wait_connections_back_to(server: ServerProcess, baseline: int) -> None:
 
 
 def open_fds(server: ServerProcess) -> int:
+    """Descriptors the process holding the listener has open: what its RLIMIT_NOFILE limits."""
+    server.require_process("counting its open fds")
+    assert_alive(server)
+    return procfs.open_fd_count(server.pid)
+
+
+def group_fds(server: ServerProcess) -> int:
     """Descriptors of every kind (sockets, pipes, epoll instances, files...) held by the
     server's process group, each process's counted."""
     return _summed(_group(server, "counting its open fds"), procfs.open_fd_count)
@@ -104,10 +111,10 @@ def open_fds(server: ServerProcess) -> int:
 def wait_fds_at_most(server: ServerProcess, limit: int, what: str) -> None:
     """Until the server's process group holds at most ``limit`` fds, within RELEASE_DEADLINE."""
     wait_until(
-        lambda: open_fds(server) <= limit,
+        lambda: group_fds(server) <= limit,
         RELEASE_DEADLINE,
         what,
-        lambda: f"{open_fds(server)} open fds in the server's process group",
+        lambda: f"{group_fds(server)} open fds in the server's process group",
     )
 
 

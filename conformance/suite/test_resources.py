@@ -17,7 +17,7 @@ from conformance.harness.checks import (
     assert_alive,
     connection_sockets,
     cpu_share,
-    open_fds,
+    group_fds,
     wait_connections_back_to,
     wait_fds_at_most,
 )
@@ -143,7 +143,7 @@ def test_descriptors_do_not_grow_with_sessions(launch: Launcher) -> None:
     server = launch()
     baseline = len(connection_sockets(server))
     warm_up = _storm_to_rest(server, GROWTH_WARM_UP, baseline)
-    warm = open_fds(server)
+    warm = group_fds(server)
     more = _storm_to_rest(server, GROWTH_WARM_UP * GROWTH_FACTOR, baseline)
     wait_fds_at_most(
         server,
