@@ -24,9 +24,9 @@ from conformance import __version__, spec
 from conformance.harness import waiting
 from conformance.harness.server import LaunchError, ServerCommand, ServerProcess, stop_all
 from conformance.reports import expectations
-from conformance.reports import html as report_html
 from conformance.reports.expectations import Expectation
-from conformance.reports.report import Report, to_markdown, write_json
+from conformance.reports.files import write_reports
+from conformance.reports.report import Report
 from conformance.reports.verdicts import NON_STRICT, render_grid
 
 IMPLEMENTATIONS = Path(__file__).resolve().parents[1] / "implementations"
@@ -329,18 +329,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     stop_all()
     if hasattr(session.config, "workerinput"):  # xdist: the controller writes the reports
         return
+    update = session.config.getoption("--update-baseline")
+    problems = [] if update else _baseline_problems(session.config)
     report_dir = session.config.getoption("--report-dir")
     if report_dir:
-        write_reports(Path(report_dir))
+        commands = {c.name: c.shown() for c, _ in server_commands(session.config)}
+        document = _report.as_dict(Path(report_dir), commands, problems)
+        write_reports(document, Path(report_dir), junit=False)  # pytest's --junitxml writes it
     harness_failed = any(r.verdict == "ERROR" for r in _report.results)
-    update = session.config.getoption("--update-baseline")
     if update:
         Path(update).write_text(expectations.dump(_known_failures(session.config)))
         _baseline_news.append(f"baseline written to {update}")
         if not harness_failed:
             session.exitstatus = pytest.ExitCode.OK
         return
-    problems = _baseline_problems(session.config)
     _baseline_news.extend(problems)
     if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -379,14 +381,6 @@ def _known_failures(config: pytest.Config) -> list[Expectation]:
         why = previous.why if previous else observed
         found.append(Expectation(r.server, r.test, r.clause, why or r.verdict))
     return found
-
-
-def write_reports(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    document = _report.as_dict()
-    write_json(document, directory / "report.json")
-    (directory / "report.md").write_text(to_markdown(document))
-    (directory / "report.html").write_text(report_html.render(document))
 
 
 # -- fixtures ------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ LOG_TAIL_LINES = 20
 LOG_LINE_WIDTH = 200  # a server that logs what it receives writes lines of any length
 READY_LINE = re.compile(rb"^LISTENING (\S+) (\d+)\s*$", re.MULTILINE)
 BIND_FAILURE = re.compile(rb"address already in use|EADDRINUSE", re.IGNORECASE)
+SHELL_WORD = re.compile(r"[\w@%+=:,./{}\[\]-]+")  # needs no quoting to be shown as one word
 PR_SET_PDEATHSIG = 1
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGKILL)
 
@@ -86,6 +87,14 @@ class ServerCommand:
 
     def render(self, host: str, port: int) -> list[str]:
         return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in self.argv]
+
+    def shown(self) -> str:
+        """How this server is started, for the report: its command template, or its address."""
+        if self.address is not None:
+            host, port = self.address
+            return f"running at [{host}]:{port}" if ":" in host else f"running at {host}:{port}"
+        # Quoted only where a shell needs it: {host} and {port} stay readable.
+        return " ".join(a if SHELL_WORD.fullmatch(a) else shlex.quote(a) for a in self.argv)
 
 
 @dataclass(eq=False)
