@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from conformance.harness.addresses import display, family
 from conformance.harness.waiting import scaled
 
 CONNECT_TIMEOUT = 2.0
@@ -66,7 +67,7 @@ def first_difference(expected: bytes, received: bytes) -> str:
 
 
 def _client_socket(address: tuple[str, int]) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
+    sock = socket.socket(family(address[0]))
     # Small writes must leave at once: an echo clause times the reply, not Nagle's delay.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
@@ -90,7 +91,7 @@ def connect(
         sock.connect(address)
     except OSError as exc:
         sock.close()
-        raise ClientError(f"connect to {address[0]}:{address[1]} failed: {exc}") from None
+        raise ClientError(f"connect to {display(*address)} failed: {exc}") from None
     return sock
 
 

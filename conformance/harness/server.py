@@ -21,12 +21,12 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
-from conformance.harness import fdlimit, procfs
+from conformance.harness import addresses, fdlimit, procfs
 from conformance.harness.waiting import DeadlineExceeded, wait_until
 
 READY_TIMEOUT = 5.0
@@ -49,7 +49,8 @@ class LaunchError(Exception):
 
 @dataclass(frozen=True)
 class ServerCommand:
-    """How to start one server: an argv template with ``{host}`` and ``{port}`` placeholders.
+    """How to start one server: an argv template with ``{host}`` and ``{port}`` placeholders,
+    and the address ``{host}`` becomes (IPv4 or IPv6 loopback, as the run asks).
 
     ``announces`` servers print the ready line, so they may be given port 0; others get a free
     port picked by the harness.
@@ -60,6 +61,7 @@ class ServerCommand:
     announces: bool = False
     python: bool = False  # a Python program: the HUP shim can be put on its PYTHONPATH
     address: tuple[str, int] | None = None  # a server already running there (--server-addr)
+    host: str = addresses.IPV4_LOOPBACK
 
     @classmethod
     def from_template(cls, name: str, template: str) -> ServerCommand:
@@ -79,11 +81,17 @@ class ServerCommand:
 
     @classmethod
     def running_at(cls, name: str, address: str) -> ServerCommand:
-        """A server someone else started and keeps running, known only by HOST:PORT."""
-        host, _, port = address.rpartition(":")
-        if not host or not port.isdigit():
-            raise LaunchError(f"--server-addr {address!r}: expected HOST:PORT, e.g. 127.0.0.1:7000")
-        return cls(name=name, argv=(), address=(host.strip("[]"), int(port)))
+        """A server someone else started and keeps running, known only by HOST:PORT (an IPv6
+        address in brackets: [::1]:7000)."""
+        try:
+            host, port = addresses.parse_host_port(address)
+        except ValueError as exc:
+            raise LaunchError(f"--server-addr {exc}") from None
+        return cls(name=name, argv=(), address=(host, port), host=host)
+
+    def on(self, host: str) -> ServerCommand:
+        """The same command, given ``host`` for ``{host}``."""
+        return replace(self, host=host)
 
     def render(self, host: str, port: int) -> list[str]:
         return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in self.argv]
@@ -103,7 +111,6 @@ class ServerProcess:
 
     command: ServerCommand
     log_path: Path
-    host: str = "127.0.0.1"
     env: Mapping[str, str] = field(default_factory=dict)
     popen: subprocess.Popen[bytes] | None = None
     requested_port: int = 0
@@ -118,12 +125,13 @@ class ServerProcess:
     def attach(cls, command: ServerCommand, log_path: Path) -> ServerProcess:
         """The server of a --server-addr command: not ours to start, stop, signal or measure."""
         assert command.address is not None
-        host, port = command.address
+        port = command.address[1]
         if port not in {s.port for s in procfs.tcp_sockets() if s.state == procfs.TCP_LISTEN}:
             raise LaunchError(
-                f"nothing listens on {host}:{port} (--server-addr): start the server first"
+                f"nothing listens on {addresses.display(*command.address)} (--server-addr): "
+                "start the server first"
             )
-        return cls(command, log_path, host=host, port=port)
+        return cls(command, log_path, port=port)
 
     @property
     def attached(self) -> bool:
@@ -133,6 +141,10 @@ class ServerProcess:
         """Skip the test as N/A if the kit does not know the server's process."""
         if self.attached:
             pytest.skip(f"N/A with --server-addr: {why} needs the server's process")
+
+    @property
+    def host(self) -> str:
+        return self.command.host
 
     @property
     def address(self) -> tuple[str, int]:
