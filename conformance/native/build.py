@@ -1,4 +1,5 @@
-"""Building the C programs shipped as source, once per source version, into a cache directory.
+"""Building the C programs and libraries shipped as source, once per source version, into a
+cache directory.
 
 Rule: a binary is named after the hash of its source, so an edited source is rebuilt and a
 stale binary is never run; it is written under a temporary name and renamed, so a build that
@@ -14,8 +15,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-SOURCES = Path(__file__).resolve().parent / "c"
 CFLAGS = ("-O2", "-Wall", "-Wextra")
+LIBRARY_FLAGS = ("-shared", "-fPIC")  # a library to load with LD_PRELOAD
+LIBRARY_LIBS = ("-ldl",)
 
 
 class BuildUnavailable(Exception):
@@ -24,14 +26,17 @@ class BuildUnavailable(Exception):
 
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "echo-conformance" / "bench"
+    return Path(base) / "echo-conformance" / "native"
 
 
-def built(name: str) -> Path:
-    """The binary of ``c/<name>.c``, compiled with the machine's gcc if not already cached."""
-    source = SOURCES / f"{name}.c"
-    digest = hashlib.sha256(source.read_bytes() + " ".join(CFLAGS).encode()).hexdigest()[:12]
-    binary = cache_dir() / f"{name}-{digest}"
+def built(source: Path, library: bool = False) -> Path:
+    """The program (or, with ``library``, the shared library) built from one C source file,
+    compiled with the machine's gcc if not already cached."""
+    flags = (*CFLAGS, *LIBRARY_FLAGS) if library else CFLAGS
+    libs = LIBRARY_LIBS if library else ()
+    name = source.stem
+    digest = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
+    binary = cache_dir() / (f"{name}-{digest}.so" if library else f"{name}-{digest}")
     if binary.exists():
         return binary
     gcc = shutil.which("gcc") or shutil.which("cc")
@@ -41,7 +46,10 @@ def built(name: str) -> Path:
     fd, partial = tempfile.mkstemp(dir=binary.parent, prefix=f".{name}-")
     os.close(fd)
     compiled = subprocess.run(
-        [gcc, *CFLAGS, "-o", partial, str(source)], capture_output=True, text=True, check=False
+        [gcc, *flags, "-o", partial, str(source), *libs],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if compiled.returncode != 0:
         os.unlink(partial)
