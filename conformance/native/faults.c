@@ -170,16 +170,19 @@ static void end_line(struct line *l) {
     errno = saved;
 }
 
-/* Injections that come in floods (a short write per send) are logged in full at first, then
- * one line in LOG_EVERY with the running count: the log proves the fault fired, it is not a
- * trace. */
+/* Injections that come in floods (a short write per send, EINTR every other call) are logged
+ * in full at first, then one line in LOG_EVERY with the running count: the log proves the
+ * fault fired, it is not a trace. The bounded ones are all logged. */
 #define LOG_FIRST 20
 #define LOG_EVERY 1000
-static int worth_logging(long count) { return count <= LOG_FIRST || count % LOG_EVERY == 0; }
+static int worth_logging(const char *kind, long count) {
+    int flood = !strcmp(kind, "short_write") || !strcmp(kind, "eintr");
+    return !flood || count <= LOG_FIRST || count % LOG_EVERY == 0;
+}
 
 static void log_injection(const char *kind, const char *call, int fd, const char *detail,
                           long count) {
-    if (!worth_logging(count)) return;
+    if (!worth_logging(kind, count)) return;
     struct line l;
     start_line(&l, kind, call);
     put(&l, " fd ");
