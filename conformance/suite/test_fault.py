@@ -206,7 +206,8 @@ def _one_connection_fails(launch: Launcher, tmp_path: Path, kind: str, errnos: s
         victims = [stack.enter_context(connect(server.address, source_port=p)) for p in ports]
         for victim in victims:
             victim.sendall(DOOMED)
-        log.require(kind, f"{kind} ({errnos})", at_least=len(victims))
+        log.require(kind, f"{kind} ({errnos})")
+        log.injected(kind, len(victims))  # fewer: the first one killed it, as the checks say
         for port, victim in zip(ports, victims, strict=True):
             seen = recv_until_eof(victim, 2.0, limit=len(DOOMED))
             assert seen.ending in (Ending.EOF, Ending.RESET) or not server.alive, (
