@@ -59,7 +59,6 @@ class ServerCommand:
     name: str
     argv: tuple[str, ...]
     announces: bool = False
-    python: bool = False  # a Python program: the HUP shim can be put on its PYTHONPATH
     address: tuple[str, int] | None = None  # a server already running there (--server-addr)
     host: str = addresses.IPV4_LOOPBACK
 
@@ -71,13 +70,12 @@ class ServerCommand:
                 f"--server-cmd {template!r} has no {{port}} placeholder: write the command as "
                 "a template, e.g. 'my-server --listen {host}:{port}'"
             )
-        python = Path(argv[0]).name.startswith("python")
-        return cls(name=name, argv=argv, python=python)
+        return cls(name=name, argv=argv)
 
     @classmethod
     def bundled(cls, path: Path) -> ServerCommand:
         argv = (sys.executable, str(path), "--host", "{host}", "--port", "{port}")
-        return cls(name=path.stem, argv=argv, announces=True, python=True)
+        return cls(name=path.stem, argv=argv, announces=True)
 
     @classmethod
     def running_at(cls, name: str, address: str) -> ServerCommand:

@@ -236,7 +236,9 @@ def server_origins(document: dict[str, Any]) -> tuple[list[str], list[list[str]]
 
 def run_summary(run: dict[str, Any]) -> str:
     """Where and when a run happened, in one line."""
-    where = f"{run.get('host', '?')} at {run.get('started', '?')}, kit {run.get('kit_version', '?')}"
+    where = (
+        f"{run.get('host', '?')} at {run.get('started', '?')}, kit {run.get('kit_version', '?')}"
+    )
     return where + (f", merged from {run['source']}" if "source" in run else "")
 
 
@@ -306,4 +308,3 @@ def to_junit(document: dict[str, Any]) -> str:
                 both = "\n\n".join(t for t in (detail, result["log"]) if t)
                 outcome.text = untrusted(both, cap=2 * EVIDENCE_CAP + 100)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
-
