@@ -1,8 +1,11 @@
-"""Building the C programs shipped as source, once per source version, into a cache directory.
+"""Building the C programs shipped as source, once per source version, into a cache directory:
+the benchmark's client and baseline server here, and any other C source the kit runs (the C
+broken servers of the self-tests).
 
-Rule: a binary is named after the hash of its source, so an edited source is rebuilt and a
-stale binary is never run; it is written under a temporary name and renamed, so a build that
-is interrupted or runs twice at once never leaves a half-written file in place.
+Rule: a binary is named after the hash of its source and of the headers beside it (``*.h``,
+which it may include), so an edited source is rebuilt and a stale binary is never run; it is
+written under a temporary name and renamed, so a build that is interrupted or runs twice at
+once never leaves a half-written file in place.
 """
 
 from __future__ import annotations
@@ -28,10 +31,17 @@ def cache_dir() -> Path:
 
 
 def built(name: str) -> Path:
-    """The binary of ``c/<name>.c``, compiled with the machine's gcc if not already cached."""
-    source = SOURCES / f"{name}.c"
-    digest = hashlib.sha256(source.read_bytes() + " ".join(CFLAGS).encode()).hexdigest()[:12]
-    binary = cache_dir() / f"{name}-{digest}"
+    """The binary of the benchmark's ``c/<name>.c``."""
+    return compiled(SOURCES / f"{name}.c")
+
+
+def compiled(source: Path) -> Path:
+    """The binary of ``source``, compiled with the machine's gcc if not already cached."""
+    name = source.stem
+    digest = hashlib.sha256(" ".join(CFLAGS).encode())
+    for part in (source, *sorted(source.parent.glob("*.h"))):
+        digest.update(part.read_bytes())
+    binary = cache_dir() / f"{name}-{digest.hexdigest()[:12]}"
     if binary.exists():
         return binary
     gcc = shutil.which("gcc") or shutil.which("cc")

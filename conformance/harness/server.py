@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.bench.build import BuildUnavailable, compiled
 from conformance.harness import fdlimit, procfs
 from conformance.harness.waiting import DeadlineExceeded, wait_until
 
@@ -51,7 +52,8 @@ class ServerCommand:
     """How to start one server: an argv template with ``{host}`` and ``{port}`` placeholders.
 
     ``announces`` servers print the ready line, so they may be given port 0; others get a free
-    port picked by the harness.
+    port picked by the harness. A ``source`` server is a C program shipped as source: its argv
+    starts with that file, which is compiled (once, cached) when the server is first launched.
     """
 
     name: str
@@ -59,6 +61,7 @@ class ServerCommand:
     announces: bool = False
     python: bool = False  # a Python program: the HUP shim can be put on its PYTHONPATH
     address: tuple[str, int] | None = None  # a server already running there (--server-addr)
+    source: Path | None = None  # a C source, compiled on first launch
 
     @classmethod
     def from_template(cls, name: str, template: str) -> ServerCommand:
@@ -73,8 +76,13 @@ class ServerCommand:
 
     @classmethod
     def bundled(cls, path: Path) -> ServerCommand:
-        argv = (sys.executable, str(path), "--host", "{host}", "--port", "{port}")
-        return cls(name=path.stem, argv=argv, announces=True, python=True)
+        """A server file of the kit's: a Python script, or a C source (``*.c``)."""
+        options = ("--host", "{host}", "--port", "{port}")
+        if path.suffix == ".c":
+            return cls(name=path.stem, argv=(str(path), *options), announces=True, source=path)
+        return cls(
+            name=path.stem, argv=(sys.executable, str(path), *options), announces=True, python=True
+        )
 
     @classmethod
     def running_at(cls, name: str, address: str) -> ServerCommand:
@@ -85,7 +93,9 @@ class ServerCommand:
         return cls(name=name, argv=(), address=(host.strip("[]"), int(port)))
 
     def render(self, host: str, port: int) -> list[str]:
-        return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in self.argv]
+        """The argv to run; a C source is compiled first (BuildUnavailable if it cannot be)."""
+        argv = self.argv if self.source is None else (str(compiled(self.source)), *self.argv[1:])
+        return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in argv]
 
 
 @dataclass(eq=False)
@@ -150,7 +160,10 @@ class ServerProcess:
         return attempt()
 
     def _start_once(self, port: int) -> ServerProcess:
-        argv = self.command.render(self.host, port)
+        try:
+            argv = self.command.render(self.host, port)
+        except BuildUnavailable as exc:
+            pytest.skip(f"N/A: the server cannot be built here: {exc}")
         if self.fd_limit is not None:
             fdlimit.check(self.fd_limit, "the server")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
