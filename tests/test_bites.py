@@ -93,10 +93,10 @@ EXPECTED: dict[str, set[str]] = {
     "dies_on_send_error": {
         *("ABORT-3", "ABORT-2", "ABORT-6", "ECHO-6", "RES-2", "RES-3", "RES-6", "MODEL-1"),
     },
-    # Without the shim its HUP branch is reached now and then; among the storm's resets, always.
+    # Without the interposer its HUP branch is reached now and then; in the storm, always.
     "hup_keyerror": {"ABORT-4", "ABORT-5", "ABORT-6"},
     "hup_ignored": {"ABORT-5", "ABORT-6"},  # among the storm's resets its HUP branch leaks
-    # ABORT-5: the shim makes resets take its EOF path. RES-4: as no_close_on_eof.
+    # ABORT-5: the interposer makes resets take its EOF path. RES-4: as no_close_on_eof.
     "leaks_fd_on_close": {"RES-1", "RES-4", "ABORT-5", "ABORT-6", "MODEL-1"},
     "leaks_fd_on_reset": {"RES-2", "RES-6", "ABORT-5", "ABORT-6", "MODEL-1"},
     "busy_poll": {"RES-3", "RES-5", "RES-6", "ABORT-6"},  # it spins everywhere, at rest too
@@ -113,7 +113,7 @@ EXPECTED: dict[str, set[str]] = {
     # The leftover echo reaches whichever connection next gets the fd: in the reset clauses
     # that is the sentinel's newcomer, in the storm a session of its own.
     "keeps_buffer_by_fd": {"ECHO-6", "ABORT-2", "ABORT-3", "ABORT-6", "RES-2", "MODEL-1"},
-    # The hang-up clauses are N/A for these: the shim rewrites only events that carry IN, and
+    # The hang-up clauses are N/A for these: the interposer rewrites only events that carry IN, and
     # they close their connections at once or never watch them for reading.
     "closes_at_once": EVERYTHING - HANGUP_CLAUSES,
     "floods": EVERYTHING - HANGUP_CLAUSES,
@@ -164,7 +164,7 @@ EXPECTED: dict[str, set[str]] = {
 # Clauses a server fails in some runs only, because the suite cannot pin the server's timing.
 # Each is a real defect of that server; the reason says why it does not always show.
 MAY_ALSO_FAIL: dict[str, dict[str, str]] = {
-    # Their HUP branch is reached now and then without the shim too, during RES-2's 50 resets
+    # Their HUP branch is reached now and then without the interposer too, during RES-2's 50 resets
     # (seen in about one run in four). The mechanism is not pinned down; most likely the
     # loop's own interest mask lacks EPOLLIN at that moment, so HUP/ERR arrives alone.
     "hup_ignored": {"RES-2": "its HUP branch leaks the fd"},

@@ -199,7 +199,6 @@ def test_html_report_shows_hostile_bytes_as_text_in_a_real_browser(tmp_path: Pat
 # Their verdicts as README "Validate your server in one minute" documents them.
 NODE = f"node {ROOT / 'examples' / 'node-echo.js'} --host {{host}} --port {{port}}"
 SOCAT = "socat -t 10 TCP-LISTEN:{port},bind={host},reuseaddr,fork,backlog=1024 EXEC:cat"
-PYTHON_ONLY = {"ABORT-4": "N/A", "ABORT-5": "N/A"}  # the HUP shim interposes Python's epoll
 # socat forks a child per connection, and SIGTERM ends only the parent: clients hang.
 SOCAT_GAPS = {"START-4": "FAIL", "START-5": "FAIL", "START-6": "FAIL"}
 # These pause the server's process group (SIGSTOP) while the client acts; after SIGCONT socat
@@ -216,7 +215,7 @@ def verdicts_other_than_pass(report_dir: Path) -> dict[str, str]:
 def test_node_net_echo_server_conforms(tmp_path: Path) -> None:
     status, output = run_cli(tmp_path, "--server-cmd", NODE, "--name", "node")
     assert status == CONFORMANT, output
-    assert verdicts_other_than_pass(tmp_path) == PYTHON_ONLY
+    assert verdicts_other_than_pass(tmp_path) == {}
 
 
 @pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed")
@@ -226,7 +225,7 @@ def test_socat_echo_fails_only_the_shutdown_clauses(tmp_path: Path) -> None:
     gaps = verdicts_other_than_pass(tmp_path)
     varying = {clause: gaps.pop(clause) for clause in SOCAT_SOMETIMES if clause in gaps}
     assert set(varying.values()) <= {"FAIL"}, varying
-    assert gaps == PYTHON_ONLY | SOCAT_GAPS
+    assert gaps == SOCAT_GAPS
 
 
 def test_untrusted_text_is_capped_and_shows_control_characters() -> None:

@@ -10,3 +10,7 @@ uvloop, Node.js), then writes JSON, a Markdown table and PNG plots. Rules it kee
   measured in the same run, which is what stays comparable on a shared, noisy machine.
 - Figures are medians of repetitions, with min and max; nothing here is a pass/fail threshold.
 """
+
+from pathlib import Path
+
+C_SOURCES = Path(__file__).resolve().parent / "c"  # built by conformance.native.build

@@ -12,8 +12,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.bench.build import BuildUnavailable, built
+from conformance.bench import C_SOURCES
 from conformance.harness.server import ServerCommand
+from conformance.native.build import BuildUnavailable, built
 
 ROOT = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = ROOT / "implementations"
@@ -42,7 +43,7 @@ def _announcing(name: str, *argv: str) -> ServerCommand:
 
 def c_baseline() -> Target:
     try:
-        binary = built("epoll_echo_server")
+        binary = built(C_SOURCES / "epoll_echo_server.c")
     except BuildUnavailable as exc:
         return Target(C_BASELINE, "baseline", None, str(exc))
     return Target(C_BASELINE, "baseline", _announcing(C_BASELINE, str(binary)))

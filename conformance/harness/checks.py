@@ -107,3 +107,15 @@ def cpu_share(server: ServerProcess, window: float = 1.0) -> float:
     time.sleep(window)
     used = procfs.cpu_seconds(server.pid) - before
     return used / (time.monotonic() - start)
+
+
+def greeted_clients(
+    stack: contextlib.ExitStack, server: ServerProcess, count: int
+) -> list[socket.socket]:
+    """``count`` connections, each greeted with an echo before the next connects, so that what
+    follows does not depend on the listen() backlog (that is ACCEPT-2's business)."""
+    clients = []
+    for _ in range(count):
+        clients.append(stack.enter_context(connect(server.address)))
+        echo_round_trip(clients[-1], b"hello")
+    return clients

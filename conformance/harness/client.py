@@ -73,9 +73,14 @@ def _client_socket(address: tuple[str, int]) -> socket.socket:
 
 
 def connect(
-    address: tuple[str, int], timeout: float = CONNECT_TIMEOUT, rcvbuf: int | None = None
+    address: tuple[str, int],
+    timeout: float = CONNECT_TIMEOUT,
+    rcvbuf: int | None = None,
+    source_port: int | None = None,
 ) -> socket.socket:
-    """A connected client socket with Nagle off; ``rcvbuf`` caps the window it advertises.
+    """A connected client socket with Nagle off; ``rcvbuf`` caps the window it advertises;
+    ``source_port`` is bound before connect(), so that the server can be told which
+    connection is which (the fault interposer targets one by its peer port).
 
     A small receive buffer makes the server's echo back up into the server: its send()
     returns short and it owes bytes, which is what partial-send and flush clauses need.
@@ -85,6 +90,9 @@ def connect(
     sock = _client_socket(address)
     if rcvbuf is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    if source_port is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address[0], source_port))
     sock.settimeout(timeout)
     try:
         sock.connect(address)

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.bench.build import BuildUnavailable, compiled
 from conformance.harness import fdlimit, procfs
 from conformance.harness.waiting import DeadlineExceeded, wait_until
+from conformance.native.build import BuildUnavailable, built
 
 READY_TIMEOUT = 5.0
 STOP_TIMEOUT = 2.0
@@ -59,7 +59,6 @@ class ServerCommand:
     name: str
     argv: tuple[str, ...]
     announces: bool = False
-    python: bool = False  # a Python program: the HUP shim can be put on its PYTHONPATH
     address: tuple[str, int] | None = None  # a server already running there (--server-addr)
     source: Path | None = None  # a C source, compiled on first launch
 
@@ -71,8 +70,7 @@ class ServerCommand:
                 f"--server-cmd {template!r} has no {{port}} placeholder: write the command as "
                 "a template, e.g. 'my-server --listen {host}:{port}'"
             )
-        python = Path(argv[0]).name.startswith("python")
-        return cls(name=name, argv=argv, python=python)
+        return cls(name=name, argv=argv)
 
     @classmethod
     def bundled(cls, path: Path) -> ServerCommand:
@@ -80,9 +78,7 @@ class ServerCommand:
         options = ("--host", "{host}", "--port", "{port}")
         if path.suffix == ".c":
             return cls(name=path.stem, argv=(str(path), *options), announces=True, source=path)
-        return cls(
-            name=path.stem, argv=(sys.executable, str(path), *options), announces=True, python=True
-        )
+        return cls(name=path.stem, argv=(sys.executable, str(path), *options), announces=True)
 
     @classmethod
     def running_at(cls, name: str, address: str) -> ServerCommand:
@@ -94,7 +90,7 @@ class ServerCommand:
 
     def render(self, host: str, port: int) -> list[str]:
         """The argv to run; a C source is compiled first (BuildUnavailable if it cannot be)."""
-        argv = self.argv if self.source is None else (str(compiled(self.source)), *self.argv[1:])
+        argv = self.argv if self.source is None else (str(built(self.source)), *self.argv[1:])
         return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in argv]
 
 

@@ -1,6 +1,6 @@
-"""Building the C programs shipped as source, once per source version, into a cache directory:
-the benchmark's client and baseline server here, and any other C source the kit runs (the C
-broken servers of the self-tests).
+"""Building the C programs and libraries shipped as source, once per source version, into a
+cache directory: the interposer, the benchmark's client and baseline server, and the C broken
+servers of the self-tests.
 
 Rule: a binary is named after the hash of its source and of the headers beside it (``*.h``,
 which it may include), so an edited source is rebuilt and a stale binary is never run; it is
@@ -17,8 +17,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-SOURCES = Path(__file__).resolve().parent / "c"
 CFLAGS = ("-O2", "-Wall", "-Wextra")
+LIBRARY_FLAGS = ("-shared", "-fPIC")  # a library to load with LD_PRELOAD
+LIBRARY_LIBS = ("-ldl",)
 
 
 class BuildUnavailable(Exception):
@@ -27,21 +28,20 @@ class BuildUnavailable(Exception):
 
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "echo-conformance" / "bench"
+    return Path(base) / "echo-conformance" / "native"
 
 
-def built(name: str) -> Path:
-    """The binary of the benchmark's ``c/<name>.c``."""
-    return compiled(SOURCES / f"{name}.c")
-
-
-def compiled(source: Path) -> Path:
-    """The binary of ``source``, compiled with the machine's gcc if not already cached."""
+def built(source: Path, library: bool = False) -> Path:
+    """The program (or, with ``library``, the shared library) built from one C source file,
+    compiled with the machine's gcc if not already cached."""
+    flags = (*CFLAGS, *LIBRARY_FLAGS) if library else CFLAGS
+    libs = LIBRARY_LIBS if library else ()
     name = source.stem
-    digest = hashlib.sha256(" ".join(CFLAGS).encode())
+    hashed = hashlib.sha256(" ".join(flags).encode())
     for part in (source, *sorted(source.parent.glob("*.h"))):
-        digest.update(part.read_bytes())
-    binary = cache_dir() / f"{name}-{digest.hexdigest()[:12]}"
+        hashed.update(part.read_bytes())
+    digest = hashed.hexdigest()[:12]
+    binary = cache_dir() / (f"{name}-{digest}.so" if library else f"{name}-{digest}")
     if binary.exists():
         return binary
     gcc = shutil.which("gcc") or shutil.which("cc")
@@ -51,7 +51,10 @@ def compiled(source: Path) -> Path:
     fd, partial = tempfile.mkstemp(dir=binary.parent, prefix=f".{name}-")
     os.close(fd)
     compiled = subprocess.run(
-        [gcc, *CFLAGS, "-o", partial, str(source)], capture_output=True, text=True, check=False
+        [gcc, *flags, "-o", partial, str(source), *libs],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if compiled.returncode != 0:
         os.unlink(partial)
