@@ -7,6 +7,7 @@ inline stub) and reads its exit status, its output and the reports it wrote.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from conformance import __version__, spec
+from conformance.bench.targets import c_baseline
 from conformance.cli import CONFORMANT, NOT_CONFORMANT, RUN_FAILED
 from conformance.harness import waiting
 from conformance.reports.report import EVIDENCE_CAP, untrusted
@@ -214,6 +216,17 @@ def verdicts_other_than_pass(report_dir: Path) -> dict[str, str]:
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_net_echo_server_conforms(tmp_path: Path) -> None:
     status, output = run_cli(tmp_path, "--server-cmd", NODE, "--name", "node")
+    assert status == CONFORMANT, output
+    assert verdicts_other_than_pass(tmp_path) == {}
+
+
+def test_c_baseline_server_conforms(tmp_path: Path) -> None:
+    """The benchmark's C epoll server, as `python -m conformance.bench` builds it."""
+    target = c_baseline()
+    if target.command is None:
+        pytest.skip(target.skipped)
+    server = shlex.join(target.command.argv)
+    status, output = run_cli(tmp_path, "--server-cmd", server, "--name", "c_epoll")
     assert status == CONFORMANT, output
     assert verdicts_other_than_pass(tmp_path) == {}
 
