@@ -126,7 +126,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--implementations",
         default=str(IMPLEMENTATIONS),
         metavar="DIR",
-        help="directory whose *.py servers (and seed/*.py) the suite runs against by default",
+        help="directory whose servers the suite runs against by default: *.py, seed/*.py, and "
+        "C sources c/*.c, compiled on first use",
     )
 
 
@@ -202,8 +203,10 @@ def server_commands(config: pytest.Config) -> list[tuple[ServerCommand, Path | N
 
 
 def bundled(root: Path) -> list[Path]:
-    """The server files under ``root``: *.py and seed/*.py, helpers (_*.py) aside, sorted."""
-    return sorted(p for p in [*root.glob("*.py"), *root.glob("seed/*.py")] if p.stem[0] != "_")
+    """The server files under ``root``: *.py, seed/*.py and the C sources c/*.c (compiled on
+    first launch), helpers (_*) aside, sorted."""
+    found = [*root.glob("*.py"), *root.glob("seed/*.py"), *root.glob("c/*.c")]
+    return sorted(p for p in found if p.stem[0] != "_")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -224,7 +227,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not server_commands(config) and any("server_command" in _fixtures(i) for i in items):
         root = config.getoption("--implementations")
         raise pytest.UsageError(
-            f"no servers to test: none under {root} (*.py, seed/*.py); "
+            f"no servers to test: none under {root} (*.py, seed/*.py, c/*.c); "
             "give one with --server-cmd 'CMD {host} {port}'"
         )
     known = _expectations(config)

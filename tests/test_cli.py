@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import shlex
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from conformance import __version__, spec
+from conformance.bench.targets import c_baseline
 from conformance.cli import CONFORMANT, NOT_CONFORMANT, RUN_FAILED, document_status
 from conformance.harness import waiting
 from conformance.native.build import BuildUnavailable, go_program
@@ -391,6 +393,17 @@ def verdicts_other_than_pass(report_dir: Path) -> dict[str, str]:
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_net_echo_server_conforms(tmp_path: Path) -> None:
     status, output = run_cli(tmp_path, "--server-cmd", NODE, "--name", "node")
+    assert status == CONFORMANT, output
+    assert verdicts_other_than_pass(tmp_path) == {}
+
+
+def test_c_baseline_server_conforms(tmp_path: Path) -> None:
+    """The benchmark's C epoll server, as `python -m conformance.bench` builds it."""
+    target = c_baseline()
+    if target.command is None:
+        pytest.skip(target.skipped)
+    server = shlex.join(target.command.argv)
+    status, output = run_cli(tmp_path, "--server-cmd", server, "--name", "c_epoll")
     assert status == CONFORMANT, output
     assert verdicts_other_than_pass(tmp_path) == {}
 

@@ -28,6 +28,7 @@ import pytest
 
 from conformance.harness import addresses, fdlimit, procfs
 from conformance.harness.waiting import DeadlineExceeded, wait_until
+from conformance.native.build import BuildUnavailable, c_program
 
 READY_TIMEOUT = 5.0
 STOP_TIMEOUT = 2.0
@@ -53,7 +54,8 @@ class ServerCommand:
     and the address ``{host}`` becomes (IPv4 or IPv6 loopback, as the run asks).
 
     ``announces`` servers print the ready line, so they may be given port 0; others get a free
-    port picked by the harness.
+    port picked by the harness. A ``source`` server is a C program shipped as source: its argv
+    starts with that file, which is compiled (once, cached) when the server is first launched.
     """
 
     name: str
@@ -61,6 +63,7 @@ class ServerCommand:
     announces: bool = False
     address: tuple[str, int] | None = None  # a server already running there (--server-addr)
     host: str = addresses.IPV4_LOOPBACK
+    source: Path | None = None  # a C source, compiled on first launch
 
     @classmethod
     def from_template(cls, name: str, template: str) -> ServerCommand:
@@ -74,8 +77,11 @@ class ServerCommand:
 
     @classmethod
     def bundled(cls, path: Path) -> ServerCommand:
-        argv = (sys.executable, str(path), "--host", "{host}", "--port", "{port}")
-        return cls(name=path.stem, argv=argv, announces=True)
+        """A server file of the kit's: a Python script, or a C source (``*.c``)."""
+        options = ("--host", "{host}", "--port", "{port}")
+        if path.suffix == ".c":
+            return cls(name=path.stem, argv=(str(path), *options), announces=True, source=path)
+        return cls(name=path.stem, argv=(sys.executable, str(path), *options), announces=True)
 
     @classmethod
     def running_at(cls, name: str, address: str) -> ServerCommand:
@@ -92,7 +98,9 @@ class ServerCommand:
         return replace(self, host=host)
 
     def render(self, host: str, port: int) -> list[str]:
-        return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in self.argv]
+        """The argv to run; a C source is compiled first (BuildUnavailable if it cannot be)."""
+        argv = self.argv if self.source is None else (str(c_program(self.source)), *self.argv[1:])
+        return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in argv]
 
     def shown(self) -> str:
         """How this server is started, for the report: its command template, or its address."""
@@ -169,7 +177,10 @@ class ServerProcess:
         return attempt()
 
     def _start_once(self, port: int) -> ServerProcess:
-        argv = self.command.render(self.host, port)
+        try:
+            argv = self.command.render(self.host, port)
+        except BuildUnavailable as exc:
+            pytest.skip(f"N/A: the server cannot be built here: {exc}")
         if self.fd_limit is not None:
             fdlimit.check(self.fd_limit, "the server")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
