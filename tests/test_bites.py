@@ -75,7 +75,8 @@ EXPECTED: dict[str, set[str]] = {
     # RES-4: a server that never releases an fd cannot serve anyone once at its limit.
     # ABORT-6: the storm's fds are never back at the baseline.
     "no_close_on_eof": {
-        *("CLOSE-1", "CLOSE-2", "CLOSE-3", "RES-1", "RES-4", "ABORT-5", "ABORT-6", "MODEL-1"),
+        *("CLOSE-1", "CLOSE-2", "CLOSE-3", "RES-1", "RES-4", "ABORT-5", "ABORT-6", "RES-8"),
+        "MODEL-1",
     },
     "close_on_rdhup": {"CLOSE-2", "CLOSE-3", "ABORT-6", "MODEL-1"},  # the storm half-closes
     "close_without_flush": {"CLOSE-3"},
@@ -127,6 +128,7 @@ EXPECTED: dict[str, set[str]] = {
         "RES-2",
         "RES-4",
         "RES-6",
+        "RES-8",
         "ABORT-5",
         "ABORT-6",
         "MODEL-1",
