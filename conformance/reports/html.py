@@ -67,7 +67,8 @@ def markdown(text: str) -> str:
                     items.append([line.removeprefix(ITEM)])
                 else:  # a continuation line of the item above
                     items[-1].append(line)
-            out.append("<ul>" + "".join(f"<li>{_inline(' '.join(i))}</li>" for i in items) + "</ul>")
+            listed = "".join(f"<li>{_inline(' '.join(item))}</li>" for item in items)
+            out.append(f"<ul>{listed}</ul>")
         elif lines:
             out.append(f"<p>{_inline(' '.join(lines))}</p>")
     return "\n".join(out)
@@ -103,10 +104,7 @@ def render(document: dict[str, Any]) -> str:
         f"<h1>{escape(title)}</h1>",
         "<p>" + escape(", ".join(f"{v} {n}" for v, n in document["totals"].items())) + "</p>",
         '<table class="grid"><tr><th>clause</th><th>level</th><th>title</th>',
-        *(
-            f'<th title="{escape(run_summary(runs.get(s, {})))}">{escape(s)}</th>'
-            for s in servers
-        ),
+        *(f'<th title="{escape(run_summary(runs.get(s, {})))}">{escape(s)}</th>' for s in servers),
         "</tr>",
     ]
     for clause in clauses:
