@@ -70,7 +70,14 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="HOST:PORT",
-        help="a server already running there; clauses that need its process are N/A (repeatable)",
+        help="a server already running there, e.g. 127.0.0.1:7000 or [::1]:7000; clauses that "
+        "need its process are N/A (repeatable)",
+    )
+    p.add_argument(
+        "--server-host",
+        metavar="ADDRESS",
+        help="the address given as {host} to the servers the kit starts: 127.0.0.1 (default) "
+        "or ::1, the whole suite over IPv6",
     )
     p.add_argument(
         "--name",
@@ -125,7 +132,7 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         command.append(f"--server-addr={address}")
     for name in args.name:
         command.append(f"--name={name}")
-    for option in ("clause", "level", "baseline", "update_baseline"):
+    for option in ("server_host", "clause", "level", "baseline", "update_baseline"):
         value = getattr(args, option)
         if value:
             command.append(f"--{option.replace('_', '-')}={value}")

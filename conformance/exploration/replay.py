@@ -8,10 +8,10 @@ Rules this module keeps:
   and once received == sent; the server never resets it. Every recv() is checked at once.
 - Nothing blocks: writes are non-blocking (what the kernel refuses stays queued and goes out
   in later steps, the FIN after it), and every wait has a deadline.
-- Standard library, ``conformance.harness.client``, ``.procfs`` and ``.waiting``
-  (all stdlib only): a failing example is written out as a standalone script that embeds all
-  four modules (``model.replay_script``), so the conformance run and the replay perform the
-  same steps.
+- Standard library, ``conformance.harness.client``, ``.procfs``, ``.waiting`` and
+  ``.addresses`` (all stdlib only): a failing example is written out as a standalone script
+  that embeds all five modules (``model.replay_script``), so the conformance run and the
+  replay perform the same steps.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from dataclasses import astuple, dataclass
 from typing import TypeVar
 
 from conformance.harness import procfs
+from conformance.harness.addresses import IPV4_LOOPBACK
 from conformance.harness.client import (
     RECV_CHUNK,
     ClientError,
@@ -347,24 +348,31 @@ def stopped(pid: int) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
+def connections_held(pid: int) -> int:
+    """TCP connection sockets held by the process group of ``pid`` (a forking server's
+    children hold its connections)."""
+    return len(procfs.tcp_connection_sockets(procfs.group_pids(os.getpgid(pid))))
+
+
 def main(
     steps: Sequence[tuple[str, int, tuple[int, ...]]], argv: Sequence[str] | None = None
 ) -> int:
     """Replay ``steps`` (each a Step as a tuple); exit status 1 on the first violation."""
     parser = argparse.ArgumentParser(description="Replay a MODEL-1 example (see its docstring).")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default=IPV4_LOOPBACK, help="an IPv4 or IPv6 address")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument(
         "--pid",
         type=int,
         help="the server's pid: stop it for resets before accept() as the "
-        "suite does, and check that its fd count is back at the start's at the end",
+        "suite does, and check that its TCP connection sockets are back at the start's count "
+        "at the end",
     )
     args = parser.parse_args(argv)
     session = Session(
         (args.host, args.port), lambda: stopped(args.pid) if args.pid else contextlib.nullcontext()
     )
-    baseline = procfs.open_fd_count(args.pid) if args.pid else 0
+    baseline = connections_held(args.pid) if args.pid else 0
     # The example's end, as the model does it, unless the failure was seen there.
     ending = [] if steps and steps[-1][0] == "finish" else [astuple(Step("finish"))]
     try:
@@ -374,10 +382,10 @@ def main(
             session.perform(step)
         if args.pid:
             wait_until(
-                lambda: procfs.open_fd_count(args.pid) <= baseline,
+                lambda: connections_held(args.pid) <= baseline,
                 FD_DEADLINE,
-                f"the server's fd count back at {baseline}, its count at the start",
-                lambda: f"{procfs.open_fd_count(args.pid)} open fds",
+                f"the server's TCP connection sockets back at {baseline}, its count at the start",
+                lambda: f"{connections_held(args.pid)} TCP connection sockets open",
             )
     except AssertionError as exc:
         print(f"FAILED at step {len(session.steps)}: {exc}", file=sys.stderr)
