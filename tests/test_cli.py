@@ -160,6 +160,9 @@ def test_dead_baseline_entry_fails_the_run(tmp_path: Path) -> None:
     status, output = run_cli(tmp_path, *args, "--baseline", str(baseline))
     assert status == NOT_CONFORMANT
     assert "dead baseline entry [mine] test_no_such_thing" in output
+    # Recorded in report.json too: a merge of this report must not call it conformant.
+    [problem] = report(tmp_path)["runs"][0]["problems"]
+    assert problem.startswith("dead baseline entry [mine] test_no_such_thing")
 
 
 def test_running_server_by_address_makes_process_clauses_na(tmp_path: Path) -> None:

@@ -67,9 +67,8 @@ def markdown(text: str) -> str:
                     items.append([line.removeprefix(ITEM)])
                 else:  # a continuation line of the item above
                     items[-1].append(line)
-            out.append(
-                "<ul>" + "".join(f"<li>{_inline(' '.join(i))}</li>" for i in items) + "</ul>"
-            )
+            listed = "".join(f"<li>{_inline(' '.join(item))}</li>" for item in items)
+            out.append(f"<ul>{listed}</ul>")
         elif lines:
             out.append(f"<p>{_inline(' '.join(lines))}</p>")
     return "\n".join(out)

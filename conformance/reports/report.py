@@ -225,20 +225,19 @@ def server_origins(document: dict[str, Any]) -> tuple[list[str], list[list[str]]
     runs = origins(document)
     merged = any("source" in run for run in document["runs"])
     headings = ["server", "started by", "host", "started", "kit", "report directory"]
+    fields = ("host", "started", "kit_version", "directory", *(["source"] if merged else []))
     rows = []
     for server in document["servers"]:
         run = runs.get(server, {})
-        fields = ("host", "started", "kit_version", "directory")
-        row = [server, run.get("servers", {}).get(server, "?"), *(run.get(f, "?") for f in fields)]
-        rows.append(row + [run.get("source", "")] if merged else row)
-    return (headings + ["merged from"] if merged else headings), rows
+        started_by = run.get("servers", {}).get(server, "?")
+        rows.append([server, started_by, *(run.get(f, "?") for f in fields)])
+    return [*headings, *(["merged from"] if merged else [])], rows
 
 
 def run_summary(run: dict[str, Any]) -> str:
     """Where and when a run happened, in one line."""
-    where = (
-        f"{run.get('host', '?')} at {run.get('started', '?')}, kit {run.get('kit_version', '?')}"
-    )
+    where = f"{run.get('host', '?')} at {run.get('started', '?')}"
+    where += f", kit {run.get('kit_version', '?')}"
     return where + (f", merged from {run['source']}" if "source" in run else "")
 
 
