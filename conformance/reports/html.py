@@ -93,7 +93,7 @@ def _details(document: dict[str, Any], clauses: list[dict[str, Any]]) -> list[st
                 out.append(
                     f"<h3>{escape(r['test'])}: {escape(r['verdict'])} ({r['duration']:.2f} s)</h3>"
                 )
-                for label in ("reason", "evidence", "log"):
+                for label in ("reason", "evidence", "crash", "log"):
                     if r[label]:
                         out.append(f"<p>{label}</p><pre>{escape(r[label])}</pre>")
             out.append("</section>")
