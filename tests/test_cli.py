@@ -165,7 +165,8 @@ def test_crash_after_heavy_output_shows_its_traceback(tmp_path: Path) -> None:
     assert "chatter line 1999" in result["log"] and "RuntimeError" not in result["log"]
     assert result["crash"].count("Traceback (most recent call last):") == 1
     assert result["crash"].endswith("| RuntimeError: chatty server gives up")
-    assert "    RuntimeError: chatty server gives up" in (tmp_path / "report.md").read_text()
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Crashes" in markdown and f"\n    {result['crash'].splitlines()[-1]}\n" in markdown
     assert "RuntimeError: chatty server gives up" in (tmp_path / "report.html").read_text()
 
 

@@ -85,7 +85,7 @@ def test_strict_should_fails_the_run_on_a_non_strict_clause(pytester: pytest.Pyt
     result = run_suite(pytester, "--server-cmd", server, "--clause", "ACCEPT-2", "--strict-should")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
-        ["*ACCEPT-2*SHOULD*ns*", "*server1] SHOULD clause ACCEPT-2 not met: this fails the run*"]
+        ["*server1] SHOULD clause ACCEPT-2 not met: this fails the run*", "*ACCEPT-2*SHOULD*ns*"]
     )
 
 

@@ -176,7 +176,7 @@ def to_markdown(document: dict[str, Any]) -> str:
                 f"- **{r['server']}** {r['clause']} `{r['test']}`: {r['verdict']} {detail}"
             )
         lines.append("")
-    crashes = [r for r in document["results"] if r["crash"]]
+    crashes = [r for r in document["results"] if r["verdict"] == "CRASH" and r.get("crash")]
     if crashes:
         lines += ["## Crashes", ""]
         for r in crashes:

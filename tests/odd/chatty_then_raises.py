@@ -1,10 +1,11 @@
-"""It logs 100 KiB to stdout, then raises on the first bytes it receives.
+"""It raises on the first bytes it receives, then logs 2000 lines on its way out.
 
-stdout to a file is block-buffered and stderr is not: the traceback reaches the log first, the
-buffered lines are flushed after it at exit, so the log's last lines are chatter. The kit must
-still show the traceback in the CRASH evidence.
+The traceback is written first and the chatter after it (an atexit handler here; a C server's
+block-buffered stdout flushed by exit() after its error went to stderr does the same), so the
+log's last lines are chatter. The kit must still show the traceback in the CRASH evidence.
 """
 
+import atexit
 import socket
 import sys
 from pathlib import Path
@@ -16,12 +17,16 @@ from _base import EchoServer, run
 CHATTER_LINES = 2000
 
 
+def say_goodbye() -> None:
+    for i in range(CHATTER_LINES):
+        print(f"debug: chatter line {i}, releasing what the server held")
+
+
 class ChattyThenRaises(EchoServer):
     def on_data(self, conn: socket.socket, data: bytes) -> None:
-        for i in range(CHATTER_LINES):
-            print(f"debug: chatter line {i} about the {len(data)} bytes received")
         raise RuntimeError("chatty server gives up")
 
 
 if __name__ == "__main__":
+    atexit.register(say_goodbye)
     run(ChattyThenRaises)
