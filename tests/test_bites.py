@@ -223,6 +223,18 @@ MAY_ALSO_FAIL: dict[str, dict[str, str]] = {
 }
 
 
+# Broken servers whose defect kills them in their target: the verdict there must be CRASH, not
+# FAIL and never NON-STRICT, whatever the clause's level (MUX-5 is a SHOULD clause).
+DIES_IN_TARGET = {
+    "crashes_after_many_errors",
+    "dies_on_emfile",
+    "dies_on_reset",
+    "dies_on_send_error",
+    "getpeername_on_accept",
+    "hup_keyerror",
+    "select_past_fd_setsize",
+}
+
 # Servers whose docstring names no target clause: the correct baselines and hostile stubs.
 UNTARGETED = {
     "correct_baseline",
@@ -322,6 +334,17 @@ def test_broken_server_fails_its_target_and_nothing_unlisted(
     assert required <= failing <= expected | sometimes, (
         f"{server}: unexpectedly failing {sorted(failing - expected - sometimes)}, "
         f"unexpectedly passing {sorted(required - failing)}; verdicts: {row}"
+    )
+
+
+@pytest.mark.parametrize("server", sorted(DIES_IN_TARGET))
+def test_broken_server_that_dies_is_crash_in_its_target(
+    verdicts: dict[str, dict[str, str]], server: str
+) -> None:
+    target = _target(BROKEN / f"{server}.py")
+    assert target is not None and verdicts[server][target] == "CRASH", (
+        f"{server}: {target} is {verdicts[server].get(str(target))}, not CRASH: a server that "
+        "dies is CRASH whatever the level of the clause"
     )
 
 

@@ -174,8 +174,8 @@ def _details(document: dict[str, Any], clauses: list[dict[str, Any]]) -> list[st
                 out.append(
                     f"<h3>{escape(r['test'])}: {escape(r['verdict'])} ({r['duration']:.2f} s)</h3>"
                 )
-                for label in ("reason", "evidence", "log"):
-                    if r[label]:
+                for label in ("reason", "evidence", "crash", "log"):
+                    if r.get(label):  # "crash" is absent from reports older than it
                         out.append(f"<p>{label}</p><pre>{escape(r[label])}</pre>")
             out.append("</section>")
     return out
