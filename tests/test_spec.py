@@ -7,7 +7,7 @@ import pytest
 from conformance import spec
 
 FIELDS = ("**Provoke.**", "**Observe.**", "**A failure means.**")
-AREAS = ("START", "ACCEPT", "ECHO", "CLOSE", "ABORT", "RES", "MUX", "MODEL")
+AREAS = ("START", "ACCEPT", "ECHO", "CLOSE", "ABORT", "RES", "MUX", "MODEL", "FAULT")
 
 
 def test_spec_has_a_version_and_clauses_in_every_area() -> None:
