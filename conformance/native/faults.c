@@ -237,6 +237,23 @@ static int may_sleep(int fd, int flags) {
     return fl >= 0 && !(fl & O_NONBLOCK) && !(flags & MSG_DONTWAIT);
 }
 
+/* Whether a sleeping accept/recv/send can be interrupted at all: only a signal handler
+ * installed without SA_RESTART makes it fail with EINTR (signal(7)); with SA_RESTART the
+ * kernel restarts it. (The wait calls fail with EINTR whatever SA_RESTART says, and also
+ * after SIGSTOP and SIGCONT.) */
+static int interruptible(void) {
+    int saved = errno, found = 0;
+    for (int sig = 1; sig < NSIG && !found; sig++) {
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) != 0) continue;
+        int handled = (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != NULL
+                                                  : sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+        found = handled && !(sa.sa_flags & SA_RESTART);
+    }
+    errno = saved;
+    return found;
+}
+
 static long bump(long *counter) { return __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED); }
 
 /* ---- epoll registrations: what a fabricated event must carry --------------------------------- */
@@ -606,7 +623,9 @@ static int connection_queued(int fd) {
  * connection itself failed. */
 static int accept_fault(const char *call, int fd) {
     if (!(faults & (F_ACCEPT_ERRORS | F_EINTR)) || tcp_kind(fd) != TCP_LISTENER) return 0;
-    if ((faults & F_EINTR) && may_sleep(fd, 0) && inject_eintr(EINTR_ACCEPT, call, fd)) return 1;
+    if ((faults & F_EINTR) && may_sleep(fd, 0) && interruptible() &&
+        inject_eintr(EINTR_ACCEPT, call, fd))
+        return 1;
     if (!(faults & F_ACCEPT_ERRORS) ||
         __atomic_load_n(&accept_injected, __ATOMIC_RELAXED) >= accept_budget)
         return 0;
@@ -673,7 +692,8 @@ static size_t send_fault(const char *call, int fd, size_t len, int flags, int *f
             return 0;
         }
     }
-    if ((faults & F_EINTR) && may_sleep(fd, flags) && inject_eintr(EINTR_SEND, call, fd)) {
+    if ((faults & F_EINTR) && may_sleep(fd, flags) && interruptible() &&
+        inject_eintr(EINTR_SEND, call, fd)) {
         *fail = 1;
         return 0;
     }
@@ -777,7 +797,9 @@ static int recv_fault(const char *call, int fd, int flags) {
             return 1;
         }
     }
-    if ((faults & F_EINTR) && may_sleep(fd, flags) && inject_eintr(EINTR_RECV, call, fd)) return 1;
+    if ((faults & F_EINTR) && may_sleep(fd, flags) && interruptible() &&
+        inject_eintr(EINTR_RECV, call, fd))
+        return 1;
     return 0;
 }
 
