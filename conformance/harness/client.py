@@ -252,6 +252,15 @@ def exchange_many(
     return [flow.transcript for flow in flows]
 
 
+def assert_all_echoed(transcripts: Sequence[Transcript]) -> None:
+    """Every client got exactly its bytes back; the first that did not is named."""
+    for i, transcript in enumerate(transcripts):
+        try:
+            transcript.assert_echoed()
+        except ClientError as exc:
+            raise ClientError(f"client {i} of {len(transcripts)}: {exc}") from None
+
+
 def exchange(
     sock: socket.socket,
     payload: bytes,

@@ -237,6 +237,23 @@ static int may_sleep(int fd, int flags) {
     return fl >= 0 && !(fl & O_NONBLOCK) && !(flags & MSG_DONTWAIT);
 }
 
+/* Whether a sleeping accept/recv/send can be interrupted at all: only a signal handler
+ * installed without SA_RESTART makes it fail with EINTR (signal(7)); with SA_RESTART the
+ * kernel restarts it. (The wait calls fail with EINTR whatever SA_RESTART says, and also
+ * after SIGSTOP and SIGCONT.) */
+static int interruptible(void) {
+    int saved = errno, found = 0;
+    for (int sig = 1; sig < NSIG && !found; sig++) {
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) != 0) continue;
+        int handled = (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != NULL
+                                                  : sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+        found = handled && !(sa.sa_flags & SA_RESTART);
+    }
+    errno = saved;
+    return found;
+}
+
 static long bump(long *counter) { return __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED); }
 
 /* ---- epoll registrations: what a fabricated event must carry --------------------------------- */
@@ -293,11 +310,15 @@ static void note_wait(const char *call) {
 
 /* ---- EINTR -------------------------------------------------------------------------------- */
 
-static long eintr_calls;
+/* One count per kind of call and descriptor: with one count for all, a server that
+ * alternates a wait and an accept would see every accept interrupted, forever; this way the
+ * retry of an interrupted call always goes through. */
+enum { EINTR_WAIT, EINTR_ACCEPT, EINTR_RECV, EINTR_SEND, EINTR_KINDS };
+static long eintr_calls[MAX_FD][EINTR_KINDS];
 
-/* Every second call that could be interrupted is. */
-static int inject_eintr(const char *call, int fd) {
-    long n = bump(&eintr_calls);
+/* Every second call of each kind on each descriptor that could be interrupted is. */
+static int inject_eintr(int kind, const char *call, int fd) {
+    long n = bump(&eintr_calls[fd >= 0 && fd < MAX_FD ? fd : 0][kind]);
     if (n % 2) return 0;
     static long injected;
     log_injection("eintr", call, fd, NULL, bump(&injected));
@@ -469,7 +490,7 @@ static int epoll_real(const struct epoll_call *c, int zero) {
 
 static int epoll_faulty(const char *call, const struct epoll_call *c, int would_block) {
     note_wait(call);
-    if ((faults & F_EINTR) && inject_eintr(call, c->epfd)) return -1;
+    if ((faults & F_EINTR) && inject_eintr(EINTR_WAIT, call, c->epfd)) return -1;
     int n;
     if ((faults & F_SPURIOUS) && would_block && c->max > 0 && spurious_left()) {
         n = epoll_real(c, 1);
@@ -514,7 +535,7 @@ static int poll_faulty(const char *call, struct pollfd *fds, nfds_t n, int timeo
                        const struct timespec *ts, const sigset_t *mask, int is_ppoll,
                        int would_block) {
     note_wait(call);
-    if ((faults & F_EINTR) && inject_eintr(call, -1)) return -1;
+    if ((faults & F_EINTR) && inject_eintr(EINTR_WAIT, call, -1)) return -1;
     int r;
     if ((faults & F_SPURIOUS) && would_block && spurious_left()) {
         static const struct timespec no_wait = {0, 0};
@@ -550,7 +571,7 @@ static int select_faulty(const char *call, int nfds, fd_set *r, fd_set *w, fd_se
                          struct timeval *tv, const struct timespec *ts, const sigset_t *mask,
                          int is_pselect) {
     note_wait(call);
-    if ((faults & F_EINTR) && inject_eintr(call, -1)) return -1;
+    if ((faults & F_EINTR) && inject_eintr(EINTR_WAIT, call, -1)) return -1;
     int would_block = is_pselect ? (!ts || ts->tv_sec || ts->tv_nsec)
                                  : (!tv || tv->tv_sec || tv->tv_usec);
     if ((faults & F_SPURIOUS) && would_block && spurious_left() && nfds <= FD_SETSIZE) {
@@ -602,7 +623,9 @@ static int connection_queued(int fd) {
  * connection itself failed. */
 static int accept_fault(const char *call, int fd) {
     if (!(faults & (F_ACCEPT_ERRORS | F_EINTR)) || tcp_kind(fd) != TCP_LISTENER) return 0;
-    if ((faults & F_EINTR) && may_sleep(fd, 0) && inject_eintr(call, fd)) return 1;
+    if ((faults & F_EINTR) && may_sleep(fd, 0) && interruptible() &&
+        inject_eintr(EINTR_ACCEPT, call, fd))
+        return 1;
     if (!(faults & F_ACCEPT_ERRORS) ||
         __atomic_load_n(&accept_injected, __ATOMIC_RELAXED) >= accept_budget)
         return 0;
@@ -669,7 +692,8 @@ static size_t send_fault(const char *call, int fd, size_t len, int flags, int *f
             return 0;
         }
     }
-    if ((faults & F_EINTR) && may_sleep(fd, flags) && inject_eintr(call, fd)) {
+    if ((faults & F_EINTR) && may_sleep(fd, flags) && interruptible() &&
+        inject_eintr(EINTR_SEND, call, fd)) {
         *fail = 1;
         return 0;
     }
@@ -773,7 +797,9 @@ static int recv_fault(const char *call, int fd, int flags) {
             return 1;
         }
     }
-    if ((faults & F_EINTR) && may_sleep(fd, flags) && inject_eintr(call, fd)) return 1;
+    if ((faults & F_EINTR) && may_sleep(fd, flags) && interruptible() &&
+        inject_eintr(EINTR_RECV, call, fd))
+        return 1;
     return 0;
 }
 

@@ -15,6 +15,7 @@ from conformance.harness.client import (
     SMALL_WINDOW,
     ClientError,
     abort_with_rst,
+    assert_all_echoed,
     connect,
     echo_round_trip,
     exchange,
@@ -111,11 +112,7 @@ def test_concurrent_clients_get_their_own_bytes(server: ServerProcess) -> None:
     with contextlib.ExitStack() as stack:
         clients = greeted_clients(stack, server, CONCURRENT)
         transcripts = exchange_many(list(zip(clients, PAYLOADS, strict=True)), timeout=10.0)
-    for i, transcript in enumerate(transcripts):
-        try:
-            transcript.assert_echoed()
-        except ClientError as exc:
-            raise ClientError(f"client {i} of {CONCURRENT}: {exc}") from None
+    assert_all_echoed(transcripts)
 
 
 @pytest.mark.clause("ECHO-5")
