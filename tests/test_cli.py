@@ -201,8 +201,14 @@ def test_html_report_shows_hostile_bytes_as_text_in_a_real_browser(tmp_path: Pat
 # Their verdicts as README "Validate your server in one minute" documents them.
 NODE = f"node {ROOT / 'examples' / 'node-echo.js'} --host {{host}} --port {{port}}"
 SOCAT = "socat -t 10 TCP-LISTEN:{port},bind={host},reuseaddr,fork,backlog=1024 EXEC:cat"
-# socat forks a child per connection, and SIGTERM ends only the parent: clients hang.
-SOCAT_GAPS = {"START-4": "FAIL", "START-5": "FAIL", "START-6": "FAIL"}
+# socat forks a child per connection, and SIGTERM ends only the parent: clients hang. Its
+# children read with a blocking read() after select(): a spurious report blocks one with echo
+# undelivered (FAULT-2). Its accept loop exits on any error but EINTR and ECONNABORTED
+# (FAULT-4). It waits in select(), which has no hang-up bit to rewrite (ABORT-4/5). README.
+SOCAT_GAPS = {
+    **{"START-4": "FAIL", "START-5": "FAIL", "START-6": "FAIL"},
+    **{"FAULT-2": "FAIL", "FAULT-4": "CRASH", "ABORT-4": "N/A", "ABORT-5": "N/A"},
+}
 # These pause the server's process group (SIGSTOP) while the client acts; after SIGCONT socat
 # does not always serve that connection (ACCEPT-3 and CLOSE-2: about one run in three).
 SOCAT_SOMETIMES = {"ACCEPT-2", "ACCEPT-3", "ABORT-2", "CLOSE-2", "MODEL-1"}
@@ -232,7 +238,7 @@ def test_c_baseline_server_conforms(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed")
-def test_socat_echo_fails_only_the_shutdown_clauses(tmp_path: Path) -> None:
+def test_socat_echo_fails_only_its_known_gaps(tmp_path: Path) -> None:
     status, output = run_cli(tmp_path, "--server-cmd", SOCAT, "--name", "socat")
     assert status == NOT_CONFORMANT, output
     gaps = verdicts_other_than_pass(tmp_path)
