@@ -28,9 +28,9 @@ from conformance import __version__, spec
 from conformance.harness import addresses, procfs, waiting
 from conformance.harness.server import LaunchError, ServerCommand, ServerProcess, stop_all
 from conformance.reports import expectations
-from conformance.reports import html as report_html
 from conformance.reports.expectations import Expectation
-from conformance.reports.report import Report, to_markdown, write_json
+from conformance.reports.files import write_reports
+from conformance.reports.report import Report
 from conformance.reports.verdicts import NON_STRICT, render_grid
 
 IMPLEMENTATIONS = Path(__file__).resolve().parents[1] / "implementations"
@@ -126,7 +126,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--implementations",
         default=str(IMPLEMENTATIONS),
         metavar="DIR",
-        help="directory whose *.py servers (and seed/*.py) the suite runs against by default",
+        help="directory whose servers the suite runs against by default: *.py, seed/*.py, and "
+        "C sources c/*.c, compiled on first use",
     )
 
 
@@ -202,8 +203,10 @@ def server_commands(config: pytest.Config) -> list[tuple[ServerCommand, Path | N
 
 
 def bundled(root: Path) -> list[Path]:
-    """The server files under ``root``: *.py and seed/*.py, helpers (_*.py) aside, sorted."""
-    return sorted(p for p in [*root.glob("*.py"), *root.glob("seed/*.py")] if p.stem[0] != "_")
+    """The server files under ``root``: *.py, seed/*.py and the C sources c/*.c (compiled on
+    first launch), helpers (_*) aside, sorted."""
+    found = [*root.glob("*.py"), *root.glob("seed/*.py"), *root.glob("c/*.c")]
+    return sorted(p for p in found if p.stem[0] != "_")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -224,7 +227,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not server_commands(config) and any("server_command" in _fixtures(i) for i in items):
         root = config.getoption("--implementations")
         raise pytest.UsageError(
-            f"no servers to test: none under {root} (*.py, seed/*.py); "
+            f"no servers to test: none under {root} (*.py, seed/*.py, c/*.c); "
             "give one with --server-cmd 'CMD {host} {port}'"
         )
     known = _expectations(config)
@@ -364,18 +367,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     stop_all()
     if hasattr(session.config, "workerinput"):  # xdist: the controller writes the reports
         return
+    update = session.config.getoption("--update-baseline")
+    problems = [] if update else _baseline_problems(session.config)
     report_dir = session.config.getoption("--report-dir")
     if report_dir:
-        write_reports(Path(report_dir))
+        commands = {c.name: c.shown() for c, _ in server_commands(session.config)}
+        document = _report.as_dict(Path(report_dir), commands, problems)
+        write_reports(document, Path(report_dir), junit=False)  # pytest's --junitxml writes it
     harness_failed = any(r.verdict == "ERROR" for r in _report.results)
-    update = session.config.getoption("--update-baseline")
     if update:
         Path(update).write_text(expectations.dump(_known_failures(session.config)))
         _baseline_news.append(f"baseline written to {update}")
         if not harness_failed:
             session.exitstatus = pytest.ExitCode.OK
         return
-    problems = _baseline_problems(session.config)
     _baseline_news.extend(problems)
     if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -414,14 +419,6 @@ def _known_failures(config: pytest.Config) -> list[Expectation]:
         why = previous.why if previous else observed
         found.append(Expectation(r.server, r.test, r.clause, why or r.verdict))
     return found
-
-
-def write_reports(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    document = _report.as_dict()
-    write_json(document, directory / "report.json")
-    (directory / "report.md").write_text(to_markdown(document))
-    (directory / "report.html").write_text(report_html.render(document))
 
 
 # -- fixtures ------------------------------------------------------------------------------

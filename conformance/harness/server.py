@@ -28,6 +28,7 @@ import pytest
 
 from conformance.harness import addresses, fdlimit, procfs
 from conformance.harness.waiting import DeadlineExceeded, wait_until
+from conformance.native.build import BuildUnavailable, c_program
 
 READY_TIMEOUT = 5.0
 STOP_TIMEOUT = 2.0
@@ -36,6 +37,7 @@ LOG_TAIL_LINES = 20
 LOG_LINE_WIDTH = 200  # a server that logs what it receives writes lines of any length
 READY_LINE = re.compile(rb"^LISTENING (\S+) (\d+)\s*$", re.MULTILINE)
 BIND_FAILURE = re.compile(rb"address already in use|EADDRINUSE", re.IGNORECASE)
+SHELL_WORD = re.compile(r"[\w@%+=:,./{}\[\]-]+")  # needs no quoting to be shown as one word
 PR_SET_PDEATHSIG = 1
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGKILL)
 
@@ -52,15 +54,16 @@ class ServerCommand:
     and the address ``{host}`` becomes (IPv4 or IPv6 loopback, as the run asks).
 
     ``announces`` servers print the ready line, so they may be given port 0; others get a free
-    port picked by the harness.
+    port picked by the harness. A ``source`` server is a C program shipped as source: its argv
+    starts with that file, which is compiled (once, cached) when the server is first launched.
     """
 
     name: str
     argv: tuple[str, ...]
     announces: bool = False
-    python: bool = False  # a Python program: the HUP shim can be put on its PYTHONPATH
     address: tuple[str, int] | None = None  # a server already running there (--server-addr)
     host: str = addresses.IPV4_LOOPBACK
+    source: Path | None = None  # a C source, compiled on first launch
 
     @classmethod
     def from_template(cls, name: str, template: str) -> ServerCommand:
@@ -70,13 +73,15 @@ class ServerCommand:
                 f"--server-cmd {template!r} has no {{port}} placeholder: write the command as "
                 "a template, e.g. 'my-server --listen {host}:{port}'"
             )
-        python = Path(argv[0]).name.startswith("python")
-        return cls(name=name, argv=argv, python=python)
+        return cls(name=name, argv=argv)
 
     @classmethod
     def bundled(cls, path: Path) -> ServerCommand:
-        argv = (sys.executable, str(path), "--host", "{host}", "--port", "{port}")
-        return cls(name=path.stem, argv=argv, announces=True, python=True)
+        """A server file of the kit's: a Python script, or a C source (``*.c``)."""
+        options = ("--host", "{host}", "--port", "{port}")
+        if path.suffix == ".c":
+            return cls(name=path.stem, argv=(str(path), *options), announces=True, source=path)
+        return cls(name=path.stem, argv=(sys.executable, str(path), *options), announces=True)
 
     @classmethod
     def running_at(cls, name: str, address: str) -> ServerCommand:
@@ -93,7 +98,17 @@ class ServerCommand:
         return replace(self, host=host)
 
     def render(self, host: str, port: int) -> list[str]:
-        return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in self.argv]
+        """The argv to run; a C source is compiled first (BuildUnavailable if it cannot be)."""
+        argv = self.argv if self.source is None else (str(c_program(self.source)), *self.argv[1:])
+        return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in argv]
+
+    def shown(self) -> str:
+        """How this server is started, for the report: its command template, or its address."""
+        if self.address is not None:
+            host, port = self.address
+            return f"running at [{host}]:{port}" if ":" in host else f"running at {host}:{port}"
+        # Quoted only where a shell needs it: {host} and {port} stay readable.
+        return " ".join(a if SHELL_WORD.fullmatch(a) else shlex.quote(a) for a in self.argv)
 
 
 @dataclass(eq=False)
@@ -162,7 +177,10 @@ class ServerProcess:
         return attempt()
 
     def _start_once(self, port: int) -> ServerProcess:
-        argv = self.command.render(self.host, port)
+        try:
+            argv = self.command.render(self.host, port)
+        except BuildUnavailable as exc:
+            pytest.skip(f"N/A: the server cannot be built here: {exc}")
         if self.fd_limit is not None:
             fdlimit.check(self.fd_limit, "the server")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
