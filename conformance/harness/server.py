@@ -105,8 +105,7 @@ class ServerCommand:
     def shown(self) -> str:
         """How this server is started, for the report: its command template, or its address."""
         if self.address is not None:
-            host, port = self.address
-            return f"running at [{host}]:{port}" if ":" in host else f"running at {host}:{port}"
+            return f"running at {addresses.display(*self.address)}"
         # Quoted only where a shell needs it: {host} and {port} stay readable.
         return " ".join(a if SHELL_WORD.fullmatch(a) else shlex.quote(a) for a in self.argv)
 
