@@ -6,12 +6,16 @@ is the server's own and not left over from another test.
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 
 import pytest
 
-from conformance.harness.checks import cpu_share, open_fds, wait_fds_back_to
+from conformance.harness import procfs
+from conformance.harness.checks import cpu_share, open_fds, resident_memory, wait_fds_back_to
 from conformance.harness.client import (
     SMALL_WINDOW,
     abort_with_rst,
@@ -22,6 +26,7 @@ from conformance.harness.client import (
     send_without_reading,
 )
 from conformance.harness.server import ServerProcess
+from conformance.harness.waiting import DeadlineExceeded, scaled, wait_until
 from conformance.plugin import Launcher
 
 SESSIONS = 50
@@ -29,12 +34,28 @@ OWED = 1 << 20
 IDLE_CPU_LIMIT = 0.20
 REST_IDLE, REST_TRANSFER, REST_RESETS = 100, 8 << 20, 50
 REST_CPU_LIMIT, REST_WINDOW = 0.05, 1.0
+MiB = 1 << 20
+WARM_UP, MEASURED, READ_EVERY = 500, 2000, 250
+# Measured over 2000 sessions after the warm-up: 0 for the Python servers, uvloop, socat and the
+# C baseline, 1 MiB for Go, up to 8 MiB for node (V8 sizing its heap; it levels off at 32 MiB
+# after 20000); a leak of 16 KiB a session reaches the limit.
+GROWTH_LIMIT = 32 * MiB
+SESSIONS_BUDGET = 20.0  # seconds for all the sessions: 2500 take 0.5-4.5 s here
+# Room for every session's socket: a server that also leaks its sockets meets this clause's
+# memory check, not the machine's default limit (the fds are RES-1's business).
+SESSIONS_FD_LIMIT = 4096
+SETTLE_DEADLINE = 2.0
 
 
-def graceful_sessions(server: ServerProcess, count: int) -> None:
+def graceful_sessions(server: ServerProcess, count: int, deadline: float = math.inf) -> int:
+    """``count`` sessions one after another, fewer if the monotonic ``deadline`` passes first;
+    returns how many ran."""
     for i in range(count):
+        if time.monotonic() >= deadline:
+            return i
         with connect(server.address) as client:
             echo_round_trip(client, f"graceful {i}".encode())
+    return count
 
 
 def aborted_sessions(server: ServerProcess, count: int) -> None:
@@ -51,7 +72,9 @@ def aborted_sessions(server: ServerProcess, count: int) -> None:
             abort_with_rst(client)
 
 
-def _assert_fds_released(launch: Launcher, sessions: Callable[[ServerProcess, int], None]) -> None:
+def _assert_fds_released(
+    launch: Launcher, sessions: Callable[[ServerProcess, int], object]
+) -> None:
     server = launch()
     baseline = open_fds(server)
     sessions(server, SESSIONS)
@@ -108,6 +131,45 @@ def test_server_goes_back_to_rest_after_load(launch: Launcher) -> None:
                 abort_with_rst(victim)
         wait_fds_back_to(server, baseline)
         _assert_at_rest(server, f"after {REST_RESETS} resets with echo owed")
+
+
+@pytest.mark.clause("RES-7")
+@pytest.mark.xdist_group("heavy")
+def test_memory_does_not_grow_with_the_number_of_sessions(launch: Launcher) -> None:
+    """RES-7: a failure means every session leaves memory behind: a per-connection object kept
+    after the connection ends, a cache keyed by peer address."""
+    server = launch(fd_limit=SESSIONS_FD_LIMIT)
+    assert server.popen is not None
+    processes = len(procfs.group_pids(server.popen.pid))
+    deadline = time.monotonic() + scaled(SESSIONS_BUDGET)
+    if (warmed := graceful_sessions(server, WARM_UP, deadline)) < WARM_UP:
+        pytest.skip(
+            f"N/A: the server served {warmed} sessions in {scaled(SESSIONS_BUDGET):g} s, fewer "
+            f"than the warm-up's {WARM_UP}: too slow to measure what a session leaves behind"
+        )
+    first = _memory_at_rest(server, processes)
+    measured, growth = 0, [0]
+    while measured < MEASURED and growth[-1] < GROWTH_LIMIT and time.monotonic() < deadline:
+        measured += graceful_sessions(server, READ_EVERY, deadline)
+        growth.append(_memory_at_rest(server, processes) - first)
+    assert growth[-1] < GROWTH_LIMIT, (
+        f"the server's memory grew by {growth[-1] / MiB:.1f} MiB over {measured} sessions after "
+        f"a warm-up of {WARM_UP} ({growth[-1] / measured / 1024:.0f} KiB a session; limit "
+        f"{GROWTH_LIMIT // MiB} MiB); every {READ_EVERY} sessions: "
+        + ", ".join(f"+{g / MiB:.1f}" for g in growth)
+        + " MiB"
+    )
+
+
+def _memory_at_rest(server: ServerProcess, processes: int) -> int:
+    """The group's resident memory once it is back to ``processes`` processes (a forking
+    server's children for the last sessions take a moment to exit; if they never do, they
+    count: a process per session is what this clause is about too)."""
+    assert server.popen is not None
+    pgid = server.popen.pid
+    with contextlib.suppress(DeadlineExceeded):
+        wait_until(lambda: len(procfs.group_pids(pgid)) <= processes, SETTLE_DEADLINE, "children")
+    return resident_memory(server)
 
 
 def _assert_at_rest(server: ServerProcess, when: str) -> None:
