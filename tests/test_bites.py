@@ -54,6 +54,7 @@ EXPECTED: dict[str, set[str]] = {
     # START-3 and START-6 stop the first instance with TERM.
     "ignores_sigterm": {"START-4", "START-3", "START-6"},
     "drains_each_on_sigterm": {"START-6"},
+    "binds_all_interfaces": {"START-7"},
     "swallows_sigint": {"START-5"},
     # MUX-2, MUX-5 and RES-5 start a server of their own and close no connection before the
     # checks (a client the server refuses at its fd limit is closed outside its close path).
@@ -64,10 +65,11 @@ EXPECTED: dict[str, set[str]] = {
     "tiny_backlog": {"ACCEPT-2", "MUX-5"},  # MUX-5's batches are bursts of 100 connects
     # They reset early: ABORT-6's resets before accept() come by the hundred.
     "getpeername_on_accept": {"ACCEPT-3", "RES-2", "ABORT-6", "RES-8", "MODEL-1"},
-    "line_buffered": EVERYTHING - {"CLOSE-2", "CLOSE-3"},  # EOF flushes the partial line
+    # EOF flushes the partial line; START-7 asks for no echo, and it binds where it is told.
+    "line_buffered": EVERYTHING - {"CLOSE-2", "CLOSE-3", "START-7"},
     "decodes_utf8": {"ECHO-2", "ECHO-3", "ECHO-4", "MODEL-1", "MUX-4"},  # arbitrary bytes
     # These read exactly one echo per connection and close: the extra newline goes unread.
-    "adds_newline": EVERYTHING - START - {"ACCEPT-1", "RES-1", "RES-2", "RES-3", "RES-5"},
+    "adds_newline": EVERYTHING - START - {"ACCEPT-1", "RES-1", "RES-2", "RES-3", "RES-5", "RES-7"},
     # MUX-2 and RES-6 read back all they wrote; a small window keeps the send buffer small
     # (MUX-4), and so do the storm's new connections (ABORT-6).
     "ignores_partial_send": {"ECHO-4", "CLOSE-3", "MODEL-1", "MUX-2", "MUX-4", "RES-6", "ABORT-6"},
@@ -107,6 +109,7 @@ EXPECTED: dict[str, set[str]] = {
     "busy_poll": {"RES-3", "RES-5", "RES-6", "ABORT-6"},  # it spins everywhere, at rest too
     "dies_on_emfile": {"RES-4", "RES-5"},  # RES-5: dead, it has no CPU use left to measure
     "spins_on_emfile": {"RES-5"},
+    "keeps_per_session_state": {"RES-7"},
     "unbounded_buffer": {"MUX-2"},
     "select_past_fd_setsize": {"MUX-5"},
     "blocks_in_sendall": {"MUX-1"},
@@ -118,12 +121,13 @@ EXPECTED: dict[str, set[str]] = {
     # The leftover echo reaches whichever connection next gets the fd: in the reset clauses
     # that is the sentinel's newcomer, in the storm a session of its own.
     "keeps_buffer_by_fd": {"ECHO-6", "ABORT-2", "ABORT-3", "ABORT-6", "RES-2", "MODEL-1"},
-    # The hang-up clauses are N/A for these: the interposer rewrites only events that carry IN, and
-    # they close their connections at once or never watch them for reading.
-    # FAULT-5 and FAULT-6 likewise: the injected error needs a send() (recv()) on the victim.
-    "closes_at_once": EVERYTHING - HANGUP_CLAUSES - {"FAULT-5", "FAULT-6"},
-    "floods": EVERYTHING - HANGUP_CLAUSES - {"FAULT-6"},
-    "never_reads": EVERYTHING - HANGUP_CLAUSES - {"FAULT-5", "FAULT-6"},
+    # The hang-up clauses are N/A for these: the interposer rewrites only events that carry IN,
+    # and they close their connections at once or never watch them for reading. FAULT-5 and
+    # FAULT-6 likewise: the injected error needs a send() (recv()) on the victim. START-7 asks
+    # for no echo, and they bind where they are told.
+    "closes_at_once": EVERYTHING - HANGUP_CLAUSES - {"FAULT-5", "FAULT-6", "START-7"},
+    "floods": EVERYTHING - HANGUP_CLAUSES - {"FAULT-6", "START-7"},
+    "never_reads": EVERYTHING - HANGUP_CLAUSES - {"FAULT-5", "FAULT-6", "START-7"},
     "never_closes": {
         "CLOSE-1",
         "CLOSE-2",

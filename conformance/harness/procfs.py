@@ -6,9 +6,11 @@ alone can crash a buggy server before the test starts; LISTEN state is read from
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import random
 import socket
+import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -20,11 +22,26 @@ TCP_TIME_WAIT = "06"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
 class TcpSocket(NamedTuple):
     port: int  # local port
     state: str  # hex code: 0A is LISTEN
     rx_queue: int  # for a listening socket: connections awaiting accept()
     inode: int
+    local_hex: str  # the local address as the kernel prints it; see ``address``
+
+    @property
+    def address(self) -> IpAddress:
+        """The local address: 0.0.0.0 or :: for a socket bound to every interface. Parsed on
+        demand: most callers want ports only, of thousands of rows (TIME_WAIT piles up).
+
+        The kernel prints it as 32-bit words in hex, each in its own byte order (127.0.0.1 is
+        0100007F on x86), one word for IPv4 and four for IPv6.
+        """
+        words = [int(self.local_hex[i : i + 8], 16) for i in range(0, len(self.local_hex), 8)]
+        return ipaddress.ip_address(struct.pack(f"={len(words)}I", *words))
 
 
 def tcp_sockets() -> list[TcpSocket]:
@@ -37,15 +54,26 @@ def tcp_sockets() -> list[TcpSocket]:
             continue
         for line in lines:
             fields = line.split()
-            port = int(fields[1].rsplit(":", 1)[1], 16)
+            address, port = fields[1].rsplit(":", 1)
             rx_queue = int(fields[4].split(":")[1], 16)
-            rows.append(TcpSocket(port, fields[3], rx_queue, int(fields[9])))
+            rows.append(TcpSocket(int(port, 16), fields[3], rx_queue, int(fields[9]), address))
     return rows
 
 
 def listening_inodes() -> dict[int, int]:
     """Socket inode -> port for every TCP socket in LISTEN state."""
     return {s.inode: s.port for s in tcp_sockets() if s.state == TCP_LISTEN}
+
+
+def listening_sockets(pgid: int) -> list[tuple[int, TcpSocket]]:
+    """(pid, socket) for every TCP socket in LISTEN state held by a process of group ``pgid``."""
+    listening = {s.inode: s for s in tcp_sockets() if s.state == TCP_LISTEN}
+    return [
+        (pid, listening[inode])
+        for pid in group_pids(pgid)
+        for inode in sorted(held_sockets(pid))
+        if inode in listening
+    ]
 
 
 def held_sockets(pid: int) -> dict[int, str]:
@@ -138,13 +166,7 @@ def session_of(pid: int) -> int:
 
 def listeners(pgid: int) -> list[tuple[int, int]]:
     """(pid, port) of every listening socket held by a process of group ``pgid``."""
-    listening = listening_inodes()
-    return [
-        (pid, listening[inode])
-        for pid in group_pids(pgid)
-        for inode in sorted(held_sockets(pid))
-        if inode in listening
-    ]
+    return [(pid, s.port) for pid, s in listening_sockets(pgid)]
 
 
 def stopped(pid: int) -> bool:

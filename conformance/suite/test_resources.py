@@ -8,16 +8,21 @@ a leak of any other kind is told by growth with the number of sessions instead (
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 
 import pytest
 
+from conformance.harness import procfs
 from conformance.harness.checks import (
     assert_alive,
     connection_sockets,
     cpu_share,
     group_fds,
+    resident_memory,
     wait_connections_back_to,
     wait_fds_at_most,
 )
@@ -32,6 +37,7 @@ from conformance.harness.client import (
 )
 from conformance.harness.server import ServerProcess
 from conformance.harness.storm import run_storm
+from conformance.harness.waiting import DeadlineExceeded, scaled, wait_until
 from conformance.plugin import Launcher
 
 SESSIONS = 50
@@ -44,12 +50,28 @@ GROWTH_CLIENTS, GROWTH_WARM_UP, GROWTH_FACTOR, GROWTH_BUDGET = 8, 48, 5, 10.0
 # A runtime may cache a pipe (two fds) per session in progress (Go's splice pipes), and the
 # server may still be ending a session whose client has started the next: two per client.
 GROWTH_SLACK = 4 * GROWTH_CLIENTS
+MiB = 1 << 20
+WARM_UP, MEASURED, READ_EVERY = 500, 2000, 250
+# Measured over 2000 sessions after the warm-up: 0-8 KiB for the Python servers, uvloop, socat
+# and the C baseline, 1.4 MiB for Go, up to 8 MiB for node (V8 sizing its heap; it levels off
+# at 32 MiB after 20000); a leak of 16 KiB a session reaches the limit.
+GROWTH_LIMIT = 32 * MiB
+SESSIONS_BUDGET = 20.0  # seconds for all the sessions: 2500 take 0.5-1 s here, 6 s for socat
+# Room for every session's socket: a server that also leaks its sockets meets this clause's
+# memory check, not the machine's default limit (the fds are RES-1's business).
+SESSIONS_FD_LIMIT = 4096
+SETTLE_DEADLINE = 2.0
 
 
-def graceful_sessions(server: ServerProcess, count: int) -> None:
+def graceful_sessions(server: ServerProcess, count: int, deadline: float = math.inf) -> int:
+    """``count`` sessions one after another, fewer if the monotonic ``deadline`` passes first;
+    returns how many ran."""
     for i in range(count):
+        if time.monotonic() >= deadline:
+            return i
         with connect(server.address) as client:
             echo_round_trip(client, f"graceful {i}".encode())
+    return count
 
 
 def aborted_sessions(server: ServerProcess, count: int) -> None:
@@ -67,7 +89,7 @@ def aborted_sessions(server: ServerProcess, count: int) -> None:
 
 
 def _assert_sockets_released(
-    launch: Launcher, sessions: Callable[[ServerProcess, int], None]
+    launch: Launcher, sessions: Callable[[ServerProcess, int], object]
 ) -> None:
     server = launch()
     baseline = len(connection_sockets(server))
@@ -125,6 +147,45 @@ def test_server_goes_back_to_rest_after_load(launch: Launcher) -> None:
                 abort_with_rst(victim)
         wait_connections_back_to(server, baseline)
         _assert_at_rest(server, f"after {REST_RESETS} resets with echo owed")
+
+
+@pytest.mark.clause("RES-7")
+@pytest.mark.xdist_group("heavy")
+def test_memory_does_not_grow_with_the_number_of_sessions(launch: Launcher) -> None:
+    """RES-7: a failure means every session leaves memory behind: a per-connection object kept
+    after the connection ends, a cache keyed by peer address."""
+    server = launch(fd_limit=SESSIONS_FD_LIMIT)
+    assert server.popen is not None
+    processes = len(procfs.group_pids(server.popen.pid))
+    deadline = time.monotonic() + scaled(SESSIONS_BUDGET)
+    if (warmed := graceful_sessions(server, WARM_UP, deadline)) < WARM_UP:
+        pytest.skip(
+            f"N/A: the server served {warmed} sessions in {scaled(SESSIONS_BUDGET):g} s, fewer "
+            f"than the warm-up's {WARM_UP}: too slow to measure what a session leaves behind"
+        )
+    first = _memory_at_rest(server, processes)
+    measured, growth = 0, [0]
+    while measured < MEASURED and growth[-1] < GROWTH_LIMIT and time.monotonic() < deadline:
+        measured += graceful_sessions(server, READ_EVERY, deadline)
+        growth.append(_memory_at_rest(server, processes) - first)
+    assert growth[-1] < GROWTH_LIMIT, (
+        f"the server's memory grew by {growth[-1] / MiB:.1f} MiB over {measured} sessions after "
+        f"a warm-up of {WARM_UP} ({growth[-1] / measured / 1024:.0f} KiB a session; limit "
+        f"{GROWTH_LIMIT // MiB} MiB); every {READ_EVERY} sessions: "
+        + ", ".join(f"+{g / MiB:.1f}" for g in growth)
+        + " MiB"
+    )
+
+
+def _memory_at_rest(server: ServerProcess, processes: int) -> int:
+    """The group's resident memory once it is back to ``processes`` processes (a forking
+    server's children for the last sessions take a moment to exit; if they never do, they
+    count: a process per session is what this clause is about too)."""
+    assert server.popen is not None
+    pgid = server.popen.pid
+    with contextlib.suppress(DeadlineExceeded):
+        wait_until(lambda: len(procfs.group_pids(pgid)) <= processes, SETTLE_DEADLINE, "children")
+    return resident_memory(server)
 
 
 def _assert_at_rest(server: ServerProcess, when: str) -> None:

@@ -1,5 +1,5 @@
-"""START: the server command contract. Each test launches its own server: these clauses
-stop, restart or signal it."""
+"""START: the server command contract. Each test launches its own server, since these clauses
+stop, restart or signal it, except the bind-scope tests (START-7), which only look at it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from conformance.harness import procfs
+from conformance.harness import bindscope, procfs
 from conformance.harness.client import (
     Ending,
     connect,
@@ -17,6 +17,7 @@ from conformance.harness.client import (
     recv_until_eof,
     send_without_reading,
 )
+from conformance.harness.server import ServerProcess
 from conformance.harness.waiting import DeadlineExceeded, wait_until
 from conformance.plugin import Launcher
 
@@ -115,3 +116,30 @@ def test_sigterm_with_many_clients_then_restart_at_once(launch: Launcher) -> Non
 
 def _in_time_wait(port: int) -> bool:
     return any(s.port == port and s.state == procfs.TCP_TIME_WAIT for s in procfs.tcp_sockets())
+
+
+@pytest.mark.clause("START-7")
+def test_listens_only_on_the_host_it_is_given(server: ServerProcess) -> None:
+    """START-7: a failure means the server binds every interface (0.0.0.0 or ::) or another
+    address than --host, so hosts it was meant to be hidden from can connect."""
+    given = bindscope.host_given(server)
+    stray = bindscope.stray_listeners(server, given)
+    assert not stray, (
+        f"told to listen on {given}, the server listens on {bindscope.describe(stray)}"
+        + bindscope.template_hint(server)
+    )
+
+
+@pytest.mark.clause("START-7")
+def test_another_loopback_address_is_refused(server: ServerProcess) -> None:
+    """START-7: a failure means a connection to another address of this machine reaches the
+    server: it listens on every interface."""
+    given = bindscope.host_given(server)
+    probe = bindscope.probe_address(given, server.port)
+    answer = bindscope.knock(probe, server.port)
+    assert answer is bindscope.Answer.REFUSED, (
+        f"told to listen on {given}, a connect to {probe}:{server.port} was {answer.value}, "
+        "not refused; listening there: "
+        f"{bindscope.describe(bindscope.reached_by(probe, server.port))}"
+        + bindscope.template_hint(server)
+    )
