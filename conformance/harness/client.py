@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import random
 import select
 import selectors
 import socket
@@ -29,6 +30,8 @@ OVERFLOW_SLACK = 65536  # bytes beyond what is owed we read before calling it a 
 PREVIEW = 48
 STALL = 2.0  # seconds without progress after which a transfer is declared stuck
 SMALL_WINDOW = 64 << 10  # a client receive buffer that backs the echo up into the server
+
+PRINTABLE = bytes(0x21 + i % 94 for i in range(256))  # a translate() table: 256 -> 94 values
 
 
 class ClientError(AssertionError):
@@ -349,6 +352,13 @@ def echo_round_trip(sock: socket.socket, payload: bytes, timeout: float = 1.0) -
     received = recv_exactly(sock, len(payload), timeout)
     if received != payload:
         raise ClientError(f"echo differs: {first_difference(payload, received)}")
+
+
+def printable(seed: int, size: int) -> bytes:
+    """``size`` seeded pseudo-random printable ASCII bytes: distinct enough that a lost, repeated
+    or misplaced chunk shows, and no test about something else fails a server that decodes
+    UTF-8 (ECHO-2 is that clause)."""
+    return random.Random(seed).randbytes(size).translate(PRINTABLE)
 
 
 def filler(size: int) -> bytes:

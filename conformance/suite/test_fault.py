@@ -9,7 +9,6 @@ fault never injected is N/A, never PASS. The three short-write tests share one s
 from __future__ import annotations
 
 import contextlib
-import random
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +35,7 @@ from conformance.harness.client import (
     exchange,
     exchange_many,
     half_close,
+    printable,
     recv_exactly,
     recv_until_eof,
 )
@@ -83,7 +83,7 @@ def test_short_writes_large_echo_comes_back_whole(
 ) -> None:
     """FAULT-1: a failure means a short send() loses or repeats bytes."""
     with connect(short_writing.address) as client:
-        transcript = exchange(client, random.Random(1).randbytes(LARGE), timeout=30.0)
+        transcript = exchange(client, printable(1, LARGE), timeout=30.0)
     _short_writes_fired(short_writes)
     transcript.assert_echoed()
 
@@ -93,7 +93,7 @@ def test_short_writes_flush_before_eof(
     short_writing: ServerProcess, short_writes: tuple[ServerProcess, FaultLog]
 ) -> None:
     """FAULT-1: a failure means the server closes at EOF with short-written bytes still owed."""
-    payload = random.Random(2).randbytes(BEFORE_FIN)
+    payload = printable(2, BEFORE_FIN)
     with connect(short_writing.address) as client:
         client.sendall(payload)
         half_close(client)
@@ -107,7 +107,7 @@ def test_short_writes_keep_concurrent_clients_apart(
     short_writing: ServerProcess, short_writes: tuple[ServerProcess, FaultLog]
 ) -> None:
     """FAULT-1: a failure means one offset or buffer is shared between connections."""
-    payloads = [random.Random(i).randbytes(EACH) for i in range(CONCURRENT)]
+    payloads = [printable(i, EACH) for i in range(CONCURRENT)]
     with contextlib.ExitStack() as stack:
         clients = greeted_clients(stack, short_writing, CONCURRENT)
         transcripts = exchange_many(list(zip(clients, payloads, strict=True)), 20.0)
@@ -142,7 +142,7 @@ def test_eintr_everywhere_loses_nothing(launch: Launcher, tmp_path: Path) -> Non
             with connect(server.address) as client:
                 echo_round_trip(client, f"interrupted {i}".encode())
         with connect(server.address) as client:
-            payload = random.Random(3).randbytes(INTERRUPTED_BULK)
+            payload = printable(3, INTERRUPTED_BULK)
             exchange(client, payload, timeout=10.0).assert_echoed()
         log.require("eintr", "EINTR")
         assert_still_serving(server, sentinel)
