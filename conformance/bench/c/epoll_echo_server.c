@@ -7,10 +7,14 @@
  * send() straight back per readable event; only bytes the kernel would not take are copied to
  * the connection, which then stops reading and waits for EPOLLOUT until they are gone
  * (backpressure). EOF is answered with EOF once nothing is owed; errors close the connection.
+ * At its descriptor limit it refuses the queued client with a spare descriptor kept for that
+ * (close the spare, accept, close, reopen): a level-triggered listener that is never accepted
+ * from reports readable forever, and the loop would spin (RES-5).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +124,7 @@ int main(int argc, char **argv) {
     printf("LISTENING %s %d\n", host, bport);
     fflush(stdout);
 
+    int spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, events[256];
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
@@ -137,6 +142,11 @@ int main(int argc, char **argv) {
                     }
                     struct epoll_event cev = {.events = EPOLLIN, .data.fd = cfd};
                     epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &cev);
+                }
+                if ((errno == EMFILE || errno == ENFILE) && spare >= 0) {
+                    close(spare); /* refuse one queued client: the listener stops being ready */
+                    close(accept(lfd, NULL, NULL));
+                    spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 }
                 continue;
             }
