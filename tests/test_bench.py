@@ -17,18 +17,18 @@ from typing import Any, NamedTuple
 import pytest
 
 from conformance.bench import plots, report
-from conformance.bench.build import BuildUnavailable, built
 from conformance.bench.loadgen import LoadError, Sample, measure
 from conformance.bench.runner import Outcome
-from conformance.bench.targets import Target
+from conformance.bench.targets import Target, c_built
 from conformance.bench.workloads import QUICK, Workload, idle_sweep
 from conformance.harness.server import ServerCommand, ServerProcess
+from conformance.native.build import BuildUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_TIMEOUT = 60.0  # the quick mode takes ~5 s for one server and the C baseline
 
 try:
-    CLIENT = built("echo_client")
+    CLIENT = c_built("echo_client")
 except BuildUnavailable as exc:  # CI has gcc; a machine without one says so
     pytest.skip(f"the load generator cannot be built: {exc}", allow_module_level=True)
 

@@ -5,6 +5,7 @@ These run real processes and sockets on loopback, never mocks of them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import resource
@@ -208,6 +209,38 @@ def test_kernel_shows_our_own_listener_fds_and_accept_queue() -> None:
         assert procfs.open_fd_count(os.getpid()) == before + 1
         with socket.create_connection(("127.0.0.1", port)):
             assert sockdiag.accept_queue_length(("127.0.0.1", port)) == 1
+
+
+def test_connection_sockets_are_counted_until_closed_whatever_their_state() -> None:
+    """A socket whose connection is over (reset, or shut down both ways) is in state CLOSE and
+    no longer listed in /proc/net/tcp, yet its fd is still open: it must still be counted.
+    The listener, pipes, UNIX and UDP sockets are not connection sockets."""
+
+    def held() -> set[int]:
+        return set(procfs.tcp_connection_sockets([os.getpid()]))
+
+    before = held()
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
+        stack.enter_context(socket.socket(socket.AF_UNIX))
+        stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        for end in os.pipe():
+            stack.callback(os.close, end)
+        assert held() == before
+        reset, graceful = (stack.enter_context(connect(listener.getsockname())) for _ in "ab")
+        served = [stack.enter_context(listener.accept()[0]) for _ in "ab"]
+        assert len(held() - before) == 4
+        abort_with_rst(reset)
+        graceful.close()
+        served[1].shutdown(socket.SHUT_RDWR)
+        inodes = {os.fstat(sock.fileno()).st_ino for sock in served}
+        wait_until(
+            lambda: not inodes & {s.inode for s in procfs.tcp_sockets()},
+            2.0,
+            "both served sockets to leave /proc/net/tcp (state CLOSE)",
+        )
+        assert held() - before == inodes
+    assert held() == before
 
 
 def test_signal_to_a_stopped_group_still_ends_it(start: Start) -> None:

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from conformance.bench import plots, report, runner, targets, workloads
-from conformance.bench.build import BuildUnavailable, built
 from conformance.harness import fdlimit
 from conformance.harness.server import LaunchError
+from conformance.native.build import BuildUnavailable
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def write_outputs(document: report.Document, out: Path) -> None:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
-        client = built("echo_client")
+        client = targets.c_built("echo_client")
         chosen = choose_targets(args)
     except (BuildUnavailable, LaunchError) as exc:
         say(f"cannot run the benchmark: {exc}")

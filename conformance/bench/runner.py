@@ -79,21 +79,21 @@ def warm_up(server: ServerProcess) -> None:
         exchange(sock, WARM_UP, timeout=5.0).assert_echoed()
 
 
-def _open_fds(server: ServerProcess) -> int:
-    try:
-        return procfs.open_fd_count(server.pid)
-    except FileNotFoundError:  # it died meanwhile: nothing left to wait for
-        return 0
+def _connections(server: ServerProcess) -> int:
+    """TCP connection sockets the server holds: counted rather than every fd, since a runtime
+    may keep descriptors of its own after a run (Go's splice pipes, say)."""
+    return len(procfs.tcp_connection_sockets([server.pid]))  # 0 once it has died
 
 
-def wait_settled(server: ServerProcess, fds: int) -> None:
-    """Until the server holds no more than ``fds`` descriptors: the last clients are closed."""
+def wait_settled(server: ServerProcess, connections: int) -> None:
+    """Until the server holds no more than ``connections`` connection sockets: the last
+    clients are closed."""
     try:
         wait_until(
-            lambda: _open_fds(server) <= fds,
+            lambda: _connections(server) <= connections,
             SETTLE_TIMEOUT,
-            f"server back at {fds} open fds",
-            lambda: f"{_open_fds(server)} open fds",
+            f"server back at {connections} connection sockets",
+            lambda: f"{_connections(server)} connection sockets open",
         )
     except DeadlineExceeded as exc:
         raise LoadError(f"after the run: {exc}") from None
@@ -101,7 +101,7 @@ def wait_settled(server: ServerProcess, fds: int) -> None:
 
 def _measure_all(server: ServerProcess, plan: Plan, outcomes: dict[str, Outcome]) -> None:
     fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    settled = procfs.open_fd_count(server.pid)
+    settled = _connections(server)
     for workload in plan.workloads:
         outcome = outcomes[workload.name]
         if workload.fds_needed > fd_limit:

@@ -12,13 +12,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.bench.build import BuildUnavailable, built
 from conformance.harness.server import ServerCommand
+from conformance.native.build import BuildUnavailable, c_program
 
 ROOT = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = ROOT / "implementations"
 NODE_SERVER = ROOT / "examples" / "node-echo.js"  # the kit's Node example, which conforms
 SERVERS = Path(__file__).resolve().parent / "servers"
+C_SOURCES = Path(__file__).resolve().parent / "c"  # built with gcc on first use
 C_BASELINE = "c_epoll"
 
 
@@ -40,9 +41,14 @@ def _announcing(name: str, *argv: str) -> ServerCommand:
     return ServerCommand(name, (*argv, "--host", "{host}", "--port", "{port}"), announces=True)
 
 
+def c_built(name: str) -> Path:
+    """The binary of ``c/<name>.c`` (BuildUnavailable when it cannot be built here)."""
+    return c_program(C_SOURCES / f"{name}.c")
+
+
 def c_baseline() -> Target:
     try:
-        binary = built("epoll_echo_server")
+        binary = c_built("epoll_echo_server")
     except BuildUnavailable as exc:
         return Target(C_BASELINE, "baseline", None, str(exc))
     return Target(C_BASELINE, "baseline", _announcing(C_BASELINE, str(binary)))

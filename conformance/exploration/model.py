@@ -45,7 +45,7 @@ from conformance.exploration import replay
 from conformance.exploration.profiles import suite_settings
 from conformance.exploration.replay import Connection, Session, Step
 from conformance.harness import client, procfs, waiting
-from conformance.harness.checks import assert_alive, open_fds, wait_fds_back_to
+from conformance.harness.checks import assert_alive, connection_sockets, wait_connections_back_to
 from conformance.harness.client import ClientError
 from conformance.harness.server import ServerProcess
 
@@ -83,7 +83,8 @@ def _capped(sizes: list[int]) -> tuple[int, ...]:
 
 @dataclass
 class Exploration:
-    """What the examples of one run share: the server, its baseline, the last failure."""
+    """What the examples of one run share: the server, its baseline (TCP connection sockets),
+    the last failure."""
 
     server: ServerProcess
     baseline: int = -1
@@ -114,7 +115,7 @@ class Exploration:
             self.server.restart_if_dead()
             self.baseline, self.tainted = -1, False
         if self.baseline < 0:
-            self.baseline = open_fds(self.server)
+            self.baseline = len(connection_sockets(self.server))
         return self.server
 
     def record_failure(self, steps: list[Step], exc: BaseException) -> None:
@@ -230,7 +231,7 @@ class EchoModel(RuleBasedStateMachine):
             if not self.session.failed and not self.dry:
                 self.do(Step("finish"))
                 with self.recorded():
-                    wait_fds_back_to(self.server, self.exploration.baseline)
+                    wait_connections_back_to(self.server, self.exploration.baseline)
         finally:
             self.session.close_all()
 
@@ -313,8 +314,8 @@ against {server_name}.
 
 Exit status 0: every step kept to the echo model; 1: a step failed, and what was seen is
 printed. With --pid the server is stopped during resets before accept(), as in the suite, and
-its fd count must be back at its count at the start. Only the standard library is needed:
-the kit's modules that perform the steps are embedded below.
+its TCP connection sockets must be back at their count at the start. Only the standard library
+is needed: the kit's modules that perform the steps are embedded below.
 """
 
 # The failure seen in the conformance run:

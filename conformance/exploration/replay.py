@@ -347,6 +347,12 @@ def stopped(pid: int) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
+def connections_held(pid: int) -> int:
+    """TCP connection sockets held by the process group of ``pid`` (a forking server's
+    children hold its connections)."""
+    return len(procfs.tcp_connection_sockets(procfs.group_pids(os.getpgid(pid))))
+
+
 def main(
     steps: Sequence[tuple[str, int, tuple[int, ...]]], argv: Sequence[str] | None = None
 ) -> int:
@@ -358,13 +364,14 @@ def main(
         "--pid",
         type=int,
         help="the server's pid: stop it for resets before accept() as the "
-        "suite does, and check that its fd count is back at the start's at the end",
+        "suite does, and check that its TCP connection sockets are back at the start's count "
+        "at the end",
     )
     args = parser.parse_args(argv)
     session = Session(
         (args.host, args.port), lambda: stopped(args.pid) if args.pid else contextlib.nullcontext()
     )
-    baseline = procfs.open_fd_count(args.pid) if args.pid else 0
+    baseline = connections_held(args.pid) if args.pid else 0
     # The example's end, as the model does it, unless the failure was seen there.
     ending = [] if steps and steps[-1][0] == "finish" else [astuple(Step("finish"))]
     try:
@@ -374,10 +381,10 @@ def main(
             session.perform(step)
         if args.pid:
             wait_until(
-                lambda: procfs.open_fd_count(args.pid) <= baseline,
+                lambda: connections_held(args.pid) <= baseline,
                 FD_DEADLINE,
-                f"the server's fd count back at {baseline}, its count at the start",
-                lambda: f"{procfs.open_fd_count(args.pid)} open fds",
+                f"the server's TCP connection sockets back at {baseline}, its count at the start",
+                lambda: f"{connections_held(args.pid)} TCP connection sockets open",
             )
     except AssertionError as exc:
         print(f"FAILED at step {len(session.steps)}: {exc}", file=sys.stderr)

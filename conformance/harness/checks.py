@@ -1,4 +1,4 @@
-"""Observations the suite makes of a server as a whole: alive, serving, fds, CPU.
+"""Observations the suite makes of a server as a whole: alive, serving, sockets, fds, CPU.
 
 Each check fails with an AssertionError that says what was seen (and CRASHED with the log
 tail when the process is gone), so a broken server gives a FAIL with evidence.
@@ -71,19 +71,52 @@ def connect_accepted(server: ServerProcess, rcvbuf: int | None = None) -> socket
     return sock
 
 
+def connection_sockets(server: ServerProcess) -> dict[int, str]:
+    """The TCP connection sockets the server's process group holds open (inode -> an fd path):
+    a forking server's children hold its connections."""
+    server.require_process("counting its connection sockets")
+    assert_alive(server)
+    assert server.popen is not None
+    return procfs.tcp_connection_sockets(procfs.group_pids(server.popen.pid))
+
+
+def wait_connections_back_to(server: ServerProcess, baseline: int) -> None:
+    """Until the server holds no more TCP connection sockets than ``baseline``, within
+    RELEASE_DEADLINE: every connection that ended has been close()d."""
+
+    def held() -> str:
+        paths = sorted(connection_sockets(server).values())
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        return f"{len(paths)} TCP connection sockets open ({shown})"
+
+    wait_until(
+        lambda: len(connection_sockets(server)) <= baseline,
+        RELEASE_DEADLINE,
+        f"server's TCP connection sockets back at its baseline of {baseline}",
+        held,
+    )
+
+
 def open_fds(server: ServerProcess) -> int:
+    """Descriptors of every kind (sockets, pipes, epoll instances, files...) held by the
+    server's process group, each process's counted."""
     server.require_process("counting its open fds")
     assert_alive(server)
-    return procfs.open_fd_count(server.pid)
+    assert server.popen is not None
+    total = 0
+    for pid in procfs.group_pids(server.popen.pid):
+        with contextlib.suppress(FileNotFoundError):  # a child that has just exited
+            total += procfs.open_fd_count(pid)
+    return total
 
 
-def wait_fds_back_to(server: ServerProcess, baseline: int) -> None:
-    """Until the server holds no more fds than ``baseline``, within RELEASE_DEADLINE."""
+def wait_fds_at_most(server: ServerProcess, limit: int, what: str) -> None:
+    """Until the server's process group holds at most ``limit`` fds, within RELEASE_DEADLINE."""
     wait_until(
-        lambda: open_fds(server) <= baseline,
+        lambda: open_fds(server) <= limit,
         RELEASE_DEADLINE,
-        f"server's open fd count back at its baseline of {baseline}",
-        lambda: f"{open_fds(server)} open fds (/proc/{server.pid}/fd)",
+        what,
+        lambda: f"{open_fds(server)} open fds in the server's process group",
     )
 
 

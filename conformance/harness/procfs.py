@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import random
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,21 +46,47 @@ def listening_inodes() -> dict[int, int]:
     return {s.inode: s.port for s in tcp_sockets() if s.state == TCP_LISTEN}
 
 
-def socket_inodes(pid: int) -> set[int]:
-    """Inodes of the sockets process ``pid`` holds open (empty once it is gone)."""
-    inodes = set()
+def held_sockets(pid: int) -> dict[int, str]:
+    """Socket inode -> one /proc/PID/fd/N path of it, for every socket process ``pid`` holds
+    open (empty once it is gone)."""
+    held: dict[int, str] = {}
     try:
         entries = os.listdir(f"/proc/{pid}/fd")
     except (FileNotFoundError, PermissionError, ProcessLookupError):
-        return set()
+        return held
     for entry in entries:
+        path = f"/proc/{pid}/fd/{entry}"
         try:
-            target = os.readlink(f"/proc/{pid}/fd/{entry}")
+            target = os.readlink(path)
         except OSError:
             continue
         if target.startswith("socket:["):
-            inodes.add(int(target[8:-1]))
-    return inodes
+            held.setdefault(int(target[8:-1]), path)
+    return held
+
+
+def tcp_connection_sockets(pids: Iterable[int]) -> dict[int, str]:
+    """Socket inode -> an fd path, for every TCP socket processes ``pids`` hold open that is not
+    listening: the connections they accepted (or made), whatever their state, each once.
+
+    The protocol comes from the socket itself (the xattr system.sockprotoname reads "TCP" or
+    "TCPv6"), not from /proc/net/tcp: a socket whose connection is over (reset, or both FINs
+    exchanged) is in state CLOSE and the kernel lists it there no more, though its fd is still
+    open; that is exactly the socket a server leaks when it forgets to close().
+    """
+    listening = set(listening_inodes())
+    found: dict[int, str] = {}
+    for pid in pids:
+        for inode, path in held_sockets(pid).items():
+            if inode in listening or inode in found:
+                continue
+            try:
+                protocol = os.getxattr(path, "system.sockprotoname")
+            except OSError:  # closed meanwhile
+                continue
+            if protocol.rstrip(b"\0") in (b"TCP", b"TCPv6"):
+                found[inode] = path
+    return found
 
 
 def read_each_process(name: str) -> Iterator[tuple[int, bytes]]:
@@ -95,7 +121,7 @@ def listeners(pgid: int) -> list[tuple[int, int]]:
     return [
         (pid, listening[inode])
         for pid in group_pids(pgid)
-        for inode in sorted(socket_inodes(pid))
+        for inode in sorted(held_sockets(pid))
         if inode in listening
     ]
 
@@ -121,6 +147,7 @@ def stopped(pid: int) -> bool:
 
 
 def open_fd_count(pid: int) -> int:
+    """Descriptors of every kind process ``pid`` holds open (FileNotFoundError once it is gone)."""
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 

@@ -16,9 +16,9 @@ from conformance.harness.checks import (
     assert_alive,
     assert_still_serving,
     connect_accepted,
+    connection_sockets,
     cpu_share,
-    open_fds,
-    wait_fds_back_to,
+    wait_connections_back_to,
 )
 from conformance.harness.client import SMALL_WINDOW, abort_with_rst, filler, send_without_reading
 from conformance.harness.server import ServerProcess
@@ -110,11 +110,11 @@ def test_hangup_branch_alone_releases_the_connection(launch: Launcher, tmp_path:
     level-triggered loop that spins on it)."""
     log = tmp_path / "shim.log"
     server = _launch_with_shim(launch, "always", log)
-    baseline = open_fds(server)
+    baseline = len(connection_sockets(server))
     with connect_accepted(server) as sentinel:
         _reset_victims_through_the_shim(server, log)
         assert_still_serving(server, sentinel)
-        wait_fds_back_to(server, baseline + 1)
+        wait_connections_back_to(server, baseline + 1)
 
 
 @pytest.mark.clause("ABORT-6")
@@ -122,7 +122,7 @@ def test_hangup_branch_alone_releases_the_connection(launch: Launcher, tmp_path:
 def test_fault_storm_leaves_the_server_serving_and_clean(launch: Launcher) -> None:
     """ABORT-6: a failure means a rare error path kills, wedges or leaks under concurrency."""
     server = launch()
-    baseline = open_fds(server)
+    baseline = len(connection_sockets(server))
     with connect_accepted(server) as sentinel:
         storm = run_storm(server.address, STORM_SESSIONS, STORM_WORKERS, STORM_BUDGET)
         assert_alive(server)
@@ -135,6 +135,6 @@ def test_fault_storm_leaves_the_server_serving_and_clean(launch: Launcher) -> No
             + "; ".join(storm.unconnected[:3])
         )
         assert_still_serving(server, sentinel)
-        wait_fds_back_to(server, baseline + 1)
+        wait_connections_back_to(server, baseline + 1)
         share = cpu_share(server)
     assert share < STORM_CPU_LIMIT, f"after the storm the server used {share:.0%} of a core"

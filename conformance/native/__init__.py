@@ -1,0 +1,1 @@
+"""Programs shipped as source (C, Go), built on first use into the user's cache."""

@@ -1,0 +1,3 @@
+module echo-conformance/examples/go-echo
+
+go 1.19
