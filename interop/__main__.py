@@ -37,7 +37,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def summary(resolved: list[matrix.Resolved], differences: list[str]) -> str:
     """interop.md: what ran, what could not and why, and where the grid left INTEROP.md's."""
-    lines = ["# Interop matrix", "", "| server | what | install | command |", "| --- | --- | --- | --- |"]
+    lines = [
+        "# Interop matrix",
+        "",
+        "| server | what | install | command |",
+        "| --- | --- | --- | --- |",
+    ]
     for r in resolved:
         command = f"`{r.template}`" if r.template else f"not run: {r.not_run}"
         lines.append(f"| {r.server.name} | {r.server.what} | {r.server.install} | {command} |")

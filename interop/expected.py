@@ -34,5 +34,7 @@ def differences(expected: Expected, grid: Grid) -> list[str]:
         for clause, verdict in sorted(cells.items()):
             allowed = documented.get(clause, frozenset({"PASS"}))
             if verdict not in allowed:
-                found.append(f"{server} {clause}: {verdict}, documented {'/'.join(sorted(allowed))}")
+                found.append(
+                    f"{server} {clause}: {verdict}, documented {'/'.join(sorted(allowed))}"
+                )
     return found

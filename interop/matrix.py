@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.bench.build import BuildUnavailable, built
+from conformance.bench import targets
+from conformance.native.build import BuildUnavailable, go_program
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = Path(__file__).resolve().parent / "servers"
@@ -54,16 +55,21 @@ def _python_docs(script: str) -> Callable[[], str]:
     return lambda: f"{sys.executable} {SERVERS / script} {{host}} {{port}}"
 
 
-def _c_baseline() -> str:
-    try:
-        binary = built("epoll_echo_server")
-    except BuildUnavailable as exc:
-        raise Unavailable(str(exc)) from None
-    return f"{binary} --host {{host}} --port {{port}}"
+def _built(build: Callable[[], Path]) -> Callable[[], str]:
+    def template() -> str:
+        try:
+            binary = build()
+        except BuildUnavailable as exc:
+            raise Unavailable(str(exc)) from None
+        return f"{binary} --host {{host}} --port {{port}}"
+
+    return template
 
 
 def _node() -> str:
-    return f"{_on_path('node')} {ROOT / 'examples' / 'node-echo.js'} --host {{host}} --port {{port}}"
+    return (
+        f"{_on_path('node')} {ROOT / 'examples' / 'node-echo.js'} --host {{host}} --port {{port}}"
+    )
 
 
 def _socat() -> str:
@@ -97,6 +103,12 @@ def _inetd() -> str:
 
 
 MATRIX: tuple[InteropServer, ...] = (
+    InteropServer(
+        "go",
+        "Go's net.Listener documentation example (examples/go-echo: io.Copy per goroutine)",
+        "Debian golang-go (built offline at first use)",
+        _built(lambda: go_program(ROOT / "examples" / "go-echo")),
+    ),
     InteropServer(
         "twisted",
         "Twisted's canonical echo example (docs/core/examples/echoserv.py, Echo(Protocol))",
@@ -149,7 +161,7 @@ MATRIX: tuple[InteropServer, ...] = (
         "c_epoll",
         "the benchmark's C baseline (conformance/bench/c/epoll_echo_server.c)",
         "gcc (built from source at first use)",
-        _c_baseline,
+        _built(lambda: targets.c_built("epoll_echo_server")),
     ),
 )
 
