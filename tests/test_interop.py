@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from interop import expected, matrix
+from interop import expected, matrix, runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,3 +92,18 @@ def test_one_run_covers_the_chosen_servers_and_compares_the_grid(tmp_path: Path)
     assert f"differs from INTEROP.md: {chosen[-1]} ECHO-1: PASS, documented FAIL" in run.stderr
     summary = (tmp_path / "interop.md").read_text()
     assert all(f"| {name} |" in summary for name in chosen)
+
+
+def test_runs_mark_a_varying_cell_with_its_frequency_and_document_every_verdict(
+    tmp_path: Path,
+) -> None:
+    for run, verdict in enumerate(("FAIL", "PASS", "FAIL")):
+        report = tmp_path / str(run)
+        report.mkdir()
+        verdicts = {"s": {"ECHO-1": "PASS", "START-4": "FAIL", "MODEL-1": verdict}}
+        (report / "report.json").write_text(json.dumps({"verdicts": verdicts}))
+    seen = runs.cells(sorted(tmp_path.iterdir()))
+    table = runs.grid(seen, 3)
+    assert "| START-4 | FAIL |" in table and "| ECHO-1 | PASS |" in table
+    assert "| MODEL-1 | FAIL 2/3, PASS 1/3 |" in table
+    assert runs.documented(seen) == ["\n[s]", '"START-4" = "FAIL"', '"MODEL-1" = ["FAIL", "PASS"]']
