@@ -7,6 +7,10 @@ Exit codes (also in README "CI recipe"):
   2  the run itself failed: bad arguments, a server that cannot be launched, a harness error
 
 Everything after ``--`` goes to pytest unchanged.
+
+``python -m conformance merge OUT REPORT_DIR...`` combines the report.json of several runs into
+one report in OUT (reports/merge.py), with the same exit statuses, read from its verdicts; 2
+also when the reports cannot be merged (another spec version, a missing or foreign report).
 """
 
 from __future__ import annotations
@@ -18,10 +22,14 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conformance import __version__, plugin, spec
+from conformance.reports import merge
+from conformance.reports.files import FILES, write_reports
+from conformance.reports.verdicts import render_grid
 
 SUITE = Path(__file__).resolve().parent / "suite"
 CONFORMANT, NOT_CONFORMANT, RUN_FAILED = 0, 1, 2
@@ -33,13 +41,16 @@ RUN_FAILURES = (
     pytest.ExitCode.USAGE_ERROR,
     pytest.ExitCode.NO_TESTS_COLLECTED,
 )
+# Verdicts that make a run not conformant (pytest counts their tests as failed).
+NOT_CONFORMANT_VERDICTS = ("XPASS-STRICT", "TIMEOUT", "FAIL", "CRASH")
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m conformance",
         description="Run the echo-server conformance suite and write its reports.",
-        epilog="exit status: 0 conformant, 1 not conformant, 2 usage, launch or harness error",
+        epilog="exit status: 0 conformant, 1 not conformant, 2 usage, launch or harness error. "
+        "'python -m conformance merge OUT REPORT_DIR...' combines the reports of several runs.",
     )
     p.add_argument(
         "--version",
@@ -59,7 +70,14 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="HOST:PORT",
-        help="a server already running there; clauses that need its process are N/A (repeatable)",
+        help="a server already running there, e.g. 127.0.0.1:7000 or [::1]:7000; clauses that "
+        "need its process are N/A (repeatable)",
+    )
+    p.add_argument(
+        "--server-host",
+        metavar="ADDRESS",
+        help="the address given as {host} to the servers the kit starts: 127.0.0.1 (default) "
+        "or ::1, the whole suite over IPv6",
     )
     p.add_argument(
         "--name",
@@ -114,7 +132,7 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         command.append(f"--server-addr={address}")
     for name in args.name:
         command.append(f"--name={name}")
-    for option in ("clause", "level", "baseline", "update_baseline"):
+    for option in ("server_host", "clause", "level", "baseline", "update_baseline"):
         value = getattr(args, option)
         if value:
             command.append(f"--{option.replace('_', '-')}={value}")
@@ -138,7 +156,60 @@ def exit_status(pytest_status: int, report_dir: Path) -> int:
     return CONFORMANT if pytest_status == pytest.ExitCode.OK else NOT_CONFORMANT
 
 
+def document_status(document: dict[str, Any]) -> int:
+    """The exit status a report stands for, by the rules of a run (for a merged report)."""
+    counted = document["totals"]
+    if "ERROR" in counted:
+        return RUN_FAILED
+    problems = any(run["problems"] for run in document["runs"])
+    failed = any(verdict in counted for verdict in NOT_CONFORMANT_VERDICTS)
+    return NOT_CONFORMANT if failed or problems else CONFORMANT
+
+
+def merge_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m conformance merge",
+        description="Combine the report.json of several runs (servers, machines, CI jobs) into "
+        "one report: " + ", ".join(FILES) + ". A server name held by two runs becomes two "
+        "columns, NAME@REPORT_DIR.",
+        epilog="exit status: 0 conformant, 1 not conformant, 2 a run holds an ERROR or the "
+        "reports cannot be merged (different spec versions, a missing report)",
+    )
+    p.add_argument("out", type=Path, metavar="OUT", help="where the merged report goes")
+    p.add_argument(
+        "sources",
+        type=Path,
+        nargs="+",
+        metavar="REPORT_DIR",
+        help="a run's report directory (or its report.json)",
+    )
+    return p
+
+
+def merge_main(argv: Sequence[str]) -> int:
+    args = merge_parser().parse_args(argv)
+    out: Path = args.out
+    sources: list[Path] = args.sources
+    try:
+        if out.resolve() in {s.resolve() for s in sources}:
+            raise merge.MergeError(f"{out} is also a REPORT_DIR: merging would overwrite it")
+        document = merge.combine([(str(s), merge.load(s)) for s in sources])
+    except merge.MergeError as exc:
+        print(f"merge: {exc}", file=sys.stderr)
+        return RUN_FAILED
+    write_reports(document, out)
+    for line in render_grid(document["verdicts"]):
+        print(line)
+    print(f"merged {len(sources)} reports in {out}/: {', '.join(FILES)}")
+    code = document_status(document)
+    print(f"exit status {code}: " + ("conformant", "not conformant", "a run failed")[code])
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
     args = parser().parse_args(argv)
     if not (args.server_cmd or args.server_addr) and not plugin.bundled(plugin.IMPLEMENTATIONS):
         print(

@@ -4,7 +4,8 @@ Rules this plugin keeps:
 - Every conformance test carries ``@pytest.mark.clause("ID")`` naming a clause of the spec;
   an unknown id is a collection error, and ``--clause`` selects by id or area.
 - The suite is parametrized over every server under ``implementations/`` (sorted, id = file
-  stem) or, with ``--server-cmd``, over external commands instead.
+  stem) or, with ``--server-cmd``, over external commands instead; ``--server-host`` puts
+  them on another loopback address (``::1``: the whole suite over IPv6).
 - A failed SHOULD clause is reported as NON-STRICT and does not fail the run; a failed MUST
   clause does. Known failures from expectations files are strict: a pass fails the run.
 - A test that fails while its server has died says CRASHED, with exit status and log tail.
@@ -12,7 +13,10 @@ Rules this plugin keeps:
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
+import socket
 import tomllib
 from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
@@ -21,12 +25,12 @@ from typing import Any
 import pytest
 
 from conformance import __version__, spec
-from conformance.harness import waiting
+from conformance.harness import addresses, procfs, waiting
 from conformance.harness.server import LaunchError, ServerCommand, ServerProcess, stop_all
 from conformance.reports import expectations
-from conformance.reports import html as report_html
 from conformance.reports.expectations import Expectation
-from conformance.reports.report import Report, to_markdown, write_json
+from conformance.reports.files import write_reports
+from conformance.reports.report import Report
 from conformance.reports.verdicts import NON_STRICT, render_grid
 
 IMPLEMENTATIONS = Path(__file__).resolve().parents[1] / "implementations"
@@ -35,6 +39,10 @@ BASELINED = ("FAIL", "CRASH", "TIMEOUT", "NON-STRICT", "XFAIL")
 DEFAULT_TIMEOUT = 60.0  # seconds per test, when the run does not configure pytest-timeout
 # What a server under test can make a test raise; anything else is a fault of the kit.
 VIOLATIONS = (AssertionError, pytest.fail.Exception, LaunchError, ConnectionError, TimeoutError)
+# How a server that cannot listen on an IPv6 host at all says so: the kernel's EAFNOSUPPORT
+# ("Address family not supported by protocol": an AF_INET socket given ::1) or getaddrinfo's
+# EAI_ADDRFAMILY ("Address family for hostname not supported": the seeds' socket(AF_INET)).
+NO_IPV6 = re.compile(r"^.*address family.*$", re.IGNORECASE | re.MULTILINE)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,6 +62,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="HOST:PORT",
         help="run the suite against a server already running there; clauses that need its "
         "process (fds, CPU, signals, restarts) are N/A (repeatable)",
+    )
+    group.addoption(
+        "--server-host",
+        default=addresses.IPV4_LOOPBACK,
+        metavar="ADDRESS",
+        help="the address the servers the suite starts listen on, given to them as {host} "
+        "(default 127.0.0.1; ::1 runs the suite over IPv6); N/A everywhere if this machine "
+        "has no such loopback address",
     )
     group.addoption(
         "--name",
@@ -110,7 +126,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--implementations",
         default=str(IMPLEMENTATIONS),
         metavar="DIR",
-        help="directory whose *.py servers (and seed/*.py) the suite runs against by default",
+        help="directory whose servers the suite runs against by default: *.py, seed/*.py, and "
+        "C sources c/*.c, compiled on first use",
     )
 
 
@@ -132,6 +149,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if len(names) > len(config.getoption("--server-cmd")) + len(config.getoption("--server-addr")):
         raise pytest.UsageError("--name given more often than --server-cmd and --server-addr")
     server_commands(config)  # a bad --server-cmd template is a usage error before anything runs
+    host = server_host(config)
+    if not ipaddress.ip_address(host).is_loopback and _missing(host):
+        raise pytest.UsageError(f"--server-host: {_missing(host)}")
     multiplier = config.getoption("--timeout-multiplier")
     if multiplier <= 0:
         raise pytest.UsageError(f"--timeout-multiplier must be positive, not {multiplier}")
@@ -143,32 +163,50 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"echo-server spec {spec.load().version} ({spec.SPEC_PATH}), kit {__version__}",
         f"servers under test: {servers}",
+        f"servers started on: {server_host(config)}",
     ]
+
+
+def server_host(config: pytest.Config) -> str:
+    """--server-host, normalised (a UsageError if it is no IP address)."""
+    try:
+        return addresses.parse_host(config.getoption("--server-host"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--server-host: {exc}") from None
+
+
+@functools.cache
+def _missing(host: str) -> str | None:
+    return addresses.cannot_bind(host)
 
 
 def server_commands(config: pytest.Config) -> list[tuple[ServerCommand, Path | None]]:
     """(command, file it came from) for every server under test, sorted for xdist."""
-    templates, addresses = config.getoption("--server-cmd"), config.getoption("--server-addr")
-    if templates or addresses:
-        given = len(templates) + len(addresses)
+    templates, running = config.getoption("--server-cmd"), config.getoption("--server-addr")
+    host = server_host(config)
+    if templates or running:
+        given = len(templates) + len(running)
         names = config.getoption("--name")
         names += [f"server{i}" for i in range(len(names) + 1, given + 1)]
         try:
             pairs = zip(names[: len(templates)], templates, strict=True)
-            commands = [ServerCommand.from_template(n, t) for n, t in pairs]
-            named = zip(names[len(templates) :], addresses, strict=True)
+            commands = [ServerCommand.from_template(n, t).on(host) for n, t in pairs]
+            named = zip(names[len(templates) :], running, strict=True)
             commands += [ServerCommand.running_at(n, a) for n, a in named]
         except LaunchError as exc:
             raise pytest.UsageError(str(exc)) from None
         return [(c, None) for c in commands]
     return [
-        (ServerCommand.bundled(p), p) for p in bundled(Path(config.getoption("--implementations")))
+        (ServerCommand.bundled(p).on(host), p)
+        for p in bundled(Path(config.getoption("--implementations")))
     ]
 
 
 def bundled(root: Path) -> list[Path]:
-    """The server files under ``root``: *.py and seed/*.py, helpers (_*.py) aside, sorted."""
-    return sorted(p for p in [*root.glob("*.py"), *root.glob("seed/*.py")] if p.stem[0] != "_")
+    """The server files under ``root``: *.py, seed/*.py and the C sources c/*.c (compiled on
+    first launch), helpers (_*) aside, sorted."""
+    found = [*root.glob("*.py"), *root.glob("seed/*.py"), *root.glob("c/*.c")]
+    return sorted(p for p in found if p.stem[0] != "_")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -189,7 +227,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not server_commands(config) and any("server_command" in _fixtures(i) for i in items):
         root = config.getoption("--implementations")
         raise pytest.UsageError(
-            f"no servers to test: none under {root} (*.py, seed/*.py); "
+            f"no servers to test: none under {root} (*.py, seed/*.py, c/*.c); "
             "give one with --server-cmd 'CMD {host} {port}'"
         )
     known = _expectations(config)
@@ -329,18 +367,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     stop_all()
     if hasattr(session.config, "workerinput"):  # xdist: the controller writes the reports
         return
+    update = session.config.getoption("--update-baseline")
+    problems = [] if update else _baseline_problems(session.config)
     report_dir = session.config.getoption("--report-dir")
     if report_dir:
-        write_reports(Path(report_dir))
+        commands = {c.name: c.shown() for c, _ in server_commands(session.config)}
+        document = _report.as_dict(Path(report_dir), commands, problems)
+        write_reports(document, Path(report_dir), junit=False)  # pytest's --junitxml writes it
     harness_failed = any(r.verdict == "ERROR" for r in _report.results)
-    update = session.config.getoption("--update-baseline")
     if update:
         Path(update).write_text(expectations.dump(_known_failures(session.config)))
         _baseline_news.append(f"baseline written to {update}")
         if not harness_failed:
             session.exitstatus = pytest.ExitCode.OK
         return
-    problems = _baseline_problems(session.config)
     _baseline_news.extend(problems)
     if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -381,14 +421,6 @@ def _known_failures(config: pytest.Config) -> list[Expectation]:
     return found
 
 
-def write_reports(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    document = _report.as_dict()
-    write_json(document, directory / "report.json")
-    (directory / "report.md").write_text(to_markdown(document))
-    (directory / "report.html").write_text(report_html.render(document))
-
-
 # -- fixtures ------------------------------------------------------------------------------
 
 
@@ -412,7 +444,11 @@ class Launcher:
         log = self.log_dir / f"{self.command.name}-{len(self.started)}.log"
         server = ServerProcess(self.command, log, env=env or {}, fd_limit=fd_limit)
         self.started.append(server)
-        return server.start(port)
+        return start(server, port)
+
+    def free_port(self) -> int:
+        """A port to ask a server for: free on the run's host, outside the ephemeral range."""
+        return procfs.pick_free_port(self.command.host)
 
     def stop_all(self) -> None:
         for server in self.started:
@@ -429,9 +465,27 @@ def module_server(
         return
     server = ServerProcess(server_command, log)
     try:
-        yield server.start()
+        yield start(server)
     finally:
         server.stop()
+
+
+def start(server: ServerProcess, port: int | None = None) -> ServerProcess:
+    """Start ``server``; N/A when the run's host cannot be had: the machine has no such
+    loopback address (IPv6 disabled), or the server is IPv4-only and the host is IPv6."""
+    missing = _missing(server.host)
+    if missing:
+        pytest.skip(f"N/A: {missing}")
+    try:
+        return server.start(port)
+    except LaunchError:
+        said = NO_IPV6.search(server.log_path.read_text(errors="replace"))
+        if addresses.family(server.host) != socket.AF_INET6 or said is None:
+            raise
+        pytest.skip(
+            f"N/A over IPv6: the server cannot listen on {server.host}, "
+            f"it is IPv4-only ({said.group().strip()})"
+        )
 
 
 @pytest.fixture

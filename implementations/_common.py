@@ -22,13 +22,19 @@ def parse_args(description: str) -> argparse.Namespace:
 
 
 def open_listener(host: str, port: int) -> socket.socket:
-    """A non-blocking listening socket, announced on stdout once it listens."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    """A non-blocking listening socket, announced on stdout once it listens.
+
+    The family comes from the host (getaddrinfo): 127.0.0.1 gives an IPv4 socket, ::1 an IPv6
+    one; an AF_INET socket cannot bind an IPv6 address at all.
+    """
+    family, _, _, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
     listener = socket.socket(family, socket.SOCK_STREAM)
     # Without SO_REUSEADDR a restart fails with EADDRINUSE while the previous instance's
     # closed connections sit in TIME_WAIT (60 s on Linux): spec START-3.
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
+    listener.bind(address)
     # A small backlog overflows under a connect burst and clients wait for SYN retransmits
     # (1 s, 3 s, ...): spec ACCEPT-2.
     listener.listen(socket.SOMAXCONN)

@@ -36,6 +36,8 @@ def accept_all(listener: socket.socket) -> Iterator[socket.socket]:
         except ConnectionAbortedError:
             continue  # that client gave up while queued; the next one may be fine
         except OSError as exc:
+            if exc.errno == errno.EPROTO:
+                continue  # accept(2): an error pending on that connection; retry as for EAGAIN
             if exc.errno not in (errno.EMFILE, errno.ENFILE) or not refuse_one(listener):
                 # ENOBUFS, ENOMEM, or none queued after all: retry at the next wake-up
                 # (edge-triggered: the next connection).

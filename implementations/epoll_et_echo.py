@@ -35,6 +35,9 @@ def accept_clients(listener: socket.socket) -> None:
     for sock in accept_all(listener):
         conns[sock.fileno()] = Connection(sock)
         poller.register(sock, select.EPOLLIN | EDGE)
+    # accept_all() also stops at an error that leaves a client queued (ENOBUFS): re-arming
+    # reports the listener again if one is, where waiting for the next edge would strand it.
+    poller.modify(listener, select.EPOLLIN | EDGE)
 
 
 def watch(conn: Connection) -> None:

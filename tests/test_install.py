@@ -69,7 +69,7 @@ def test_pytest_entry_point_runs_the_suite_against_an_external_command(
             "no:cacheprovider",
             f"--server-cmd={server}",
             "--name=external",
-            "--clause=ECHO-1,CLOSE-2",
+            "--clause=ECHO-1,CLOSE-2,FAULT-6",  # FAULT: the interposer built from the package
         ],
         cwd=tmp_path,  # no conftest, no pytest.ini: only the installed plugin
         capture_output=True,
@@ -80,3 +80,4 @@ def test_pytest_entry_point_runs_the_suite_against_an_external_command(
     assert "site-packages/conformance/echo-server.md" in result.stdout
     assert re.search(r"ECHO-1 +MUST +pass", result.stdout)
     assert re.search(r"CLOSE-2 +MUST +pass", result.stdout)
+    assert re.search(r"FAULT-6 +MUST +pass", result.stdout)

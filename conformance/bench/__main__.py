@@ -14,12 +14,13 @@ import platform
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from conformance.bench import plots, report, runner, targets, workloads
 from conformance.harness import fdlimit
+from conformance.harness.addresses import IPV4_LOOPBACK, parse_host
 from conformance.harness.server import LaunchError
 from conformance.native.build import BuildUnavailable
 
@@ -51,6 +52,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="also measure this server, e.g. 'node echo.js --port {port}' (repeatable)",
     )
     parser.add_argument("--name", action="append", default=[], help="name of each --server-cmd")
+    parser.add_argument(
+        "--server-host",
+        type=host_option,
+        default=IPV4_LOOPBACK,
+        metavar="ADDRESS",
+        help="the address every server listens on and the load comes to (default 127.0.0.1; "
+        "::1 for IPv6)",
+    )
     parser.add_argument(
         "--only",
         default="",
@@ -101,6 +110,13 @@ def pick(option: str, names: str, offered: list[N], keep: str = "") -> list[N]:
     return [i for i in offered if i.name in wanted or i.name == keep] if wanted else offered
 
 
+def host_option(text: str) -> str:
+    try:
+        return parse_host(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -110,6 +126,9 @@ def choose_targets(args: argparse.Namespace) -> list[targets.Target]:
         *targets.bundled(),
         *targets.baselines(),
         *targets.custom(args.server_cmd, args.name),
+    ]
+    offered = [
+        replace(t, command=t.command.on(args.server_host)) if t.command else t for t in offered
     ]
     chosen = pick("--only", args.only, offered, keep=args.baseline)
     for target in chosen:

@@ -44,7 +44,7 @@ from conformance import spec
 from conformance.exploration import replay
 from conformance.exploration.profiles import suite_settings
 from conformance.exploration.replay import Connection, Session, Step
-from conformance.harness import client, procfs, waiting
+from conformance.harness import addresses, client, procfs, waiting
 from conformance.harness.checks import assert_alive, connection_sockets, wait_connections_back_to
 from conformance.harness.client import ClientError
 from conformance.harness.server import ServerProcess
@@ -282,7 +282,7 @@ def explore(server: ServerProcess, replay_dir: Path) -> Exploration:
             raise
         steps, message = exploration.failure
         path = replay_dir / f"replay_{server.command.name}.py"
-        path.write_text(replay_script(steps, message, server.command.name, path.name))
+        path.write_text(replay_script(steps, message, server, path.name))
         path.chmod(0o755)
         flaky = (
             "\nHypothesis's replay of these steps did not fail the same way (the failure depends "
@@ -296,10 +296,10 @@ def explore(server: ServerProcess, replay_dir: Path) -> Exploration:
         ) from exc
 
 
-EMBEDDED = (waiting, procfs, client, replay)  # stdlib-only modules, in import order
+EMBEDDED = (waiting, addresses, procfs, client, replay)  # stdlib-only modules, in import order
 
 
-def replay_script(steps: list[Step], failure: str, server_name: str, name: str) -> str:
+def replay_script(steps: list[Step], failure: str, server: ServerProcess, name: str) -> str:
     """A standalone Python script (stdlib only) that performs ``steps`` against a server."""
     listed = "".join(f"    {astuple(step)!r},\n" for step in steps)
     sources = "".join(
@@ -308,9 +308,9 @@ def replay_script(steps: list[Step], failure: str, server_name: str, name: str) 
     quoted = "\n".join(f"#   {line}" for line in failure.splitlines())
     return f'''#!/usr/bin/env python3
 """Replay of a failing MODEL-1 example (echo-server spec {spec.load().version}), found
-against {server_name}.
+against {server.command.name}.
 
-    python3 {name} --host 127.0.0.1 --port PORT [--pid PID]
+    python3 {name} --host {server.host} --port PORT [--pid PID]
 
 Exit status 0: every step kept to the echo model; 1: a step failed, and what was seen is
 printed. With --pid the server is stopped during resets before accept(), as in the suite, and

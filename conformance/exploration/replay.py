@@ -8,10 +8,10 @@ Rules this module keeps:
   and once received == sent; the server never resets it. Every recv() is checked at once.
 - Nothing blocks: writes are non-blocking (what the kernel refuses stays queued and goes out
   in later steps, the FIN after it), and every wait has a deadline.
-- Standard library, ``conformance.harness.client``, ``.procfs`` and ``.waiting``
-  (all stdlib only): a failing example is written out as a standalone script that embeds all
-  four modules (``model.replay_script``), so the conformance run and the replay perform the
-  same steps.
+- Standard library, ``conformance.harness.client``, ``.procfs``, ``.waiting`` and
+  ``.addresses`` (all stdlib only): a failing example is written out as a standalone script
+  that embeds all five modules (``model.replay_script``), so the conformance run and the
+  replay perform the same steps.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from dataclasses import astuple, dataclass
 from typing import TypeVar
 
 from conformance.harness import procfs
+from conformance.harness.addresses import IPV4_LOOPBACK
 from conformance.harness.client import (
     RECV_CHUNK,
     ClientError,
@@ -358,7 +359,7 @@ def main(
 ) -> int:
     """Replay ``steps`` (each a Step as a tuple); exit status 1 on the first violation."""
     parser = argparse.ArgumentParser(description="Replay a MODEL-1 example (see its docstring).")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default=IPV4_LOOPBACK, help="an IPv4 or IPv6 address")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument(
         "--pid",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from collections.abc import Callable
 
 from conformance.harness import procfs
 from conformance.harness.client import ClientError, connect, echo_round_trip
@@ -74,10 +75,7 @@ def connect_accepted(server: ServerProcess, rcvbuf: int | None = None) -> socket
 def connection_sockets(server: ServerProcess) -> dict[int, str]:
     """The TCP connection sockets the server's process group holds open (inode -> an fd path):
     a forking server's children hold its connections."""
-    server.require_process("counting its connection sockets")
-    assert_alive(server)
-    assert server.popen is not None
-    return procfs.tcp_connection_sockets(procfs.group_pids(server.popen.pid))
+    return procfs.tcp_connection_sockets(_group(server, "counting its connection sockets"))
 
 
 def wait_connections_back_to(server: ServerProcess, baseline: int) -> None:
@@ -98,38 +96,47 @@ def wait_connections_back_to(server: ServerProcess, baseline: int) -> None:
 
 
 def open_fds(server: ServerProcess) -> int:
-    """Descriptors of every kind (sockets, pipes, epoll instances, files...) held by the
-    server's process group, each process's counted."""
+    """Descriptors the process holding the listener has open: what its RLIMIT_NOFILE limits."""
     server.require_process("counting its open fds")
     assert_alive(server)
-    assert server.popen is not None
-    total = 0
-    for pid in procfs.group_pids(server.popen.pid):
-        with contextlib.suppress(FileNotFoundError):  # a child that has just exited
-            total += procfs.open_fd_count(pid)
-    return total
+    return procfs.open_fd_count(server.pid)
+
+
+def group_fds(server: ServerProcess) -> int:
+    """Descriptors of every kind (sockets, pipes, epoll instances, files...) held by the
+    server's process group, each process's counted."""
+    return _summed(_group(server, "counting its open fds"), procfs.open_fd_count)
 
 
 def wait_fds_at_most(server: ServerProcess, limit: int, what: str) -> None:
     """Until the server's process group holds at most ``limit`` fds, within RELEASE_DEADLINE."""
     wait_until(
-        lambda: open_fds(server) <= limit,
+        lambda: group_fds(server) <= limit,
         RELEASE_DEADLINE,
         what,
-        lambda: f"{open_fds(server)} open fds in the server's process group",
+        lambda: f"{group_fds(server)} open fds in the server's process group",
     )
 
 
 def resident_memory(server: ServerProcess) -> int:
     """Bytes the server's process group holds in RAM (VmRSS summed: a forking server's
     children count too)."""
-    server.require_process("measuring its memory")
+    return _summed(_group(server, "measuring its memory"), procfs.resident_bytes)
+
+
+def _group(server: ServerProcess, why: str) -> list[int]:
+    """The live processes of the server's process group (the server must be running)."""
+    server.require_process(why)
     assert_alive(server)
     assert server.popen is not None
+    return procfs.group_pids(server.popen.pid)
+
+
+def _summed(pids: list[int], measure: Callable[[int], int]) -> int:
     total = 0
-    for pid in procfs.group_pids(server.popen.pid):
+    for pid in pids:
         with contextlib.suppress(FileNotFoundError):  # a child that has just exited
-            total += procfs.resident_bytes(pid)
+            total += measure(pid)
     return total
 
 
@@ -140,3 +147,15 @@ def cpu_share(server: ServerProcess, window: float = 1.0) -> float:
     time.sleep(window)
     used = procfs.cpu_seconds(server.pid) - before
     return used / (time.monotonic() - start)
+
+
+def greeted_clients(
+    stack: contextlib.ExitStack, server: ServerProcess, count: int
+) -> list[socket.socket]:
+    """``count`` connections, each greeted with an echo before the next connects, so that what
+    follows does not depend on the listen() backlog (that is ACCEPT-2's business)."""
+    clients = []
+    for _ in range(count):
+        clients.append(stack.enter_context(connect(server.address)))
+        echo_round_trip(clients[-1], b"hello")
+    return clients

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from conformance.harness.addresses import display, family
 from conformance.harness.waiting import scaled
 
 CONNECT_TIMEOUT = 2.0
@@ -66,16 +67,21 @@ def first_difference(expected: bytes, received: bytes) -> str:
 
 
 def _client_socket(address: tuple[str, int]) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
+    sock = socket.socket(family(address[0]))
     # Small writes must leave at once: an echo clause times the reply, not Nagle's delay.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
 
 def connect(
-    address: tuple[str, int], timeout: float = CONNECT_TIMEOUT, rcvbuf: int | None = None
+    address: tuple[str, int],
+    timeout: float = CONNECT_TIMEOUT,
+    rcvbuf: int | None = None,
+    source_port: int | None = None,
 ) -> socket.socket:
-    """A connected client socket with Nagle off; ``rcvbuf`` caps the window it advertises.
+    """A connected client socket with Nagle off; ``rcvbuf`` caps the window it advertises;
+    ``source_port`` is bound before connect(), so that the server can be told which
+    connection is which (the fault interposer targets one by its peer port).
 
     A small receive buffer makes the server's echo back up into the server: its send()
     returns short and it owes bytes, which is what partial-send and flush clauses need.
@@ -85,12 +91,15 @@ def connect(
     sock = _client_socket(address)
     if rcvbuf is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    if source_port is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address[0], source_port))
     sock.settimeout(timeout)
     try:
         sock.connect(address)
     except OSError as exc:
         sock.close()
-        raise ClientError(f"connect to {address[0]}:{address[1]} failed: {exc}") from None
+        raise ClientError(f"connect to {display(*address)} failed: {exc}") from None
     return sock
 
 
@@ -242,6 +251,15 @@ def exchange_many(
             if not flow.done:
                 flow.finish(Ending.TIMEOUT, gave_up)
     return [flow.transcript for flow in flows]
+
+
+def assert_all_echoed(transcripts: Sequence[Transcript]) -> None:
+    """Every client got exactly its bytes back; the first that did not is named."""
+    for i, transcript in enumerate(transcripts):
+        try:
+            transcript.assert_echoed()
+        except ClientError as exc:
+            raise ClientError(f"client {i} of {len(transcripts)}: {exc}") from None
 
 
 def exchange(

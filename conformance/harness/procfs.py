@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from conformance.harness.addresses import IPV4_LOOPBACK, family
+
 TCP_LISTEN = "0A"
 TCP_TIME_WAIT = "06"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -171,7 +173,7 @@ def ephemeral_port_range() -> tuple[int, int]:
     return int(low), int(high)
 
 
-def pick_free_port(host: str = "127.0.0.1") -> int:
+def pick_free_port(host: str = IPV4_LOOPBACK) -> int:
     """A port that is free now and outside the kernel's ephemeral range.
 
     Ports inside that range are handed to clients' connect() and may be taken between our check
@@ -184,8 +186,7 @@ def pick_free_port(host: str = "127.0.0.1") -> int:
     for port in random.sample(candidates, 64):
         if port in taken:
             continue
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
+        with socket.socket(family(host), socket.SOCK_STREAM) as probe:
             try:
                 probe.bind((host, port))
             except OSError:

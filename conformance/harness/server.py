@@ -21,13 +21,14 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
-from conformance.harness import fdlimit, procfs
+from conformance.harness import addresses, fdlimit, procfs
 from conformance.harness.waiting import DeadlineExceeded, wait_until
+from conformance.native.build import BuildUnavailable, c_program
 
 READY_TIMEOUT = 5.0
 STOP_TIMEOUT = 2.0
@@ -36,6 +37,7 @@ LOG_TAIL_LINES = 20
 LOG_LINE_WIDTH = 200  # a server that logs what it receives writes lines of any length
 READY_LINE = re.compile(rb"^LISTENING (\S+) (\d+)\s*$", re.MULTILINE)
 BIND_FAILURE = re.compile(rb"address already in use|EADDRINUSE", re.IGNORECASE)
+SHELL_WORD = re.compile(r"[\w@%+=:,./{}\[\]-]+")  # needs no quoting to be shown as one word
 PR_SET_PDEATHSIG = 1
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGKILL)
 
@@ -48,17 +50,20 @@ class LaunchError(Exception):
 
 @dataclass(frozen=True)
 class ServerCommand:
-    """How to start one server: an argv template with ``{host}`` and ``{port}`` placeholders.
+    """How to start one server: an argv template with ``{host}`` and ``{port}`` placeholders,
+    and the address ``{host}`` becomes (IPv4 or IPv6 loopback, as the run asks).
 
     ``announces`` servers print the ready line, so they may be given port 0; others get a free
-    port picked by the harness.
+    port picked by the harness. A ``source`` server is a C program shipped as source: its argv
+    starts with that file, which is compiled (once, cached) when the server is first launched.
     """
 
     name: str
     argv: tuple[str, ...]
     announces: bool = False
-    python: bool = False  # a Python program: the HUP shim can be put on its PYTHONPATH
     address: tuple[str, int] | None = None  # a server already running there (--server-addr)
+    host: str = addresses.IPV4_LOOPBACK
+    source: Path | None = None  # a C source, compiled on first launch
 
     @classmethod
     def from_template(cls, name: str, template: str) -> ServerCommand:
@@ -68,24 +73,42 @@ class ServerCommand:
                 f"--server-cmd {template!r} has no {{port}} placeholder: write the command as "
                 "a template, e.g. 'my-server --listen {host}:{port}'"
             )
-        python = Path(argv[0]).name.startswith("python")
-        return cls(name=name, argv=argv, python=python)
+        return cls(name=name, argv=argv)
 
     @classmethod
     def bundled(cls, path: Path) -> ServerCommand:
-        argv = (sys.executable, str(path), "--host", "{host}", "--port", "{port}")
-        return cls(name=path.stem, argv=argv, announces=True, python=True)
+        """A server file of the kit's: a Python script, or a C source (``*.c``)."""
+        options = ("--host", "{host}", "--port", "{port}")
+        if path.suffix == ".c":
+            return cls(name=path.stem, argv=(str(path), *options), announces=True, source=path)
+        return cls(name=path.stem, argv=(sys.executable, str(path), *options), announces=True)
 
     @classmethod
     def running_at(cls, name: str, address: str) -> ServerCommand:
-        """A server someone else started and keeps running, known only by HOST:PORT."""
-        host, _, port = address.rpartition(":")
-        if not host or not port.isdigit():
-            raise LaunchError(f"--server-addr {address!r}: expected HOST:PORT, e.g. 127.0.0.1:7000")
-        return cls(name=name, argv=(), address=(host.strip("[]"), int(port)))
+        """A server someone else started and keeps running, known only by HOST:PORT (an IPv6
+        address in brackets: [::1]:7000)."""
+        try:
+            host, port = addresses.parse_host_port(address)
+        except ValueError as exc:
+            raise LaunchError(f"--server-addr {exc}") from None
+        return cls(name=name, argv=(), address=(host, port), host=host)
+
+    def on(self, host: str) -> ServerCommand:
+        """The same command, given ``host`` for ``{host}``."""
+        return replace(self, host=host)
 
     def render(self, host: str, port: int) -> list[str]:
-        return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in self.argv]
+        """The argv to run; a C source is compiled first (BuildUnavailable if it cannot be)."""
+        argv = self.argv if self.source is None else (str(c_program(self.source)), *self.argv[1:])
+        return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in argv]
+
+    def shown(self) -> str:
+        """How this server is started, for the report: its command template, or its address."""
+        if self.address is not None:
+            host, port = self.address
+            return f"running at [{host}]:{port}" if ":" in host else f"running at {host}:{port}"
+        # Quoted only where a shell needs it: {host} and {port} stay readable.
+        return " ".join(a if SHELL_WORD.fullmatch(a) else shlex.quote(a) for a in self.argv)
 
 
 @dataclass(eq=False)
@@ -94,7 +117,6 @@ class ServerProcess:
 
     command: ServerCommand
     log_path: Path
-    host: str = "127.0.0.1"
     env: Mapping[str, str] = field(default_factory=dict)
     popen: subprocess.Popen[bytes] | None = None
     requested_port: int = 0
@@ -109,12 +131,13 @@ class ServerProcess:
     def attach(cls, command: ServerCommand, log_path: Path) -> ServerProcess:
         """The server of a --server-addr command: not ours to start, stop, signal or measure."""
         assert command.address is not None
-        host, port = command.address
+        port = command.address[1]
         if port not in {s.port for s in procfs.tcp_sockets() if s.state == procfs.TCP_LISTEN}:
             raise LaunchError(
-                f"nothing listens on {host}:{port} (--server-addr): start the server first"
+                f"nothing listens on {addresses.display(*command.address)} (--server-addr): "
+                "start the server first"
             )
-        return cls(command, log_path, host=host, port=port)
+        return cls(command, log_path, port=port)
 
     @property
     def attached(self) -> bool:
@@ -124,6 +147,10 @@ class ServerProcess:
         """Skip the test as N/A if the kit does not know the server's process."""
         if self.attached:
             pytest.skip(f"N/A with --server-addr: {why} needs the server's process")
+
+    @property
+    def host(self) -> str:
+        return self.command.host
 
     @property
     def address(self) -> tuple[str, int]:
@@ -150,7 +177,10 @@ class ServerProcess:
         return attempt()
 
     def _start_once(self, port: int) -> ServerProcess:
-        argv = self.command.render(self.host, port)
+        try:
+            argv = self.command.render(self.host, port)
+        except BuildUnavailable as exc:
+            pytest.skip(f"N/A: the server cannot be built here: {exc}")
         if self.fd_limit is not None:
             fdlimit.check(self.fd_limit, "the server")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,8 @@ import socket
 import struct
 from typing import NamedTuple
 
+from conformance.harness.addresses import family, wildcard
+
 SOCK_DIAG_BY_FAMILY = 20
 NLMSG_ERROR = 2
 NLM_F_REQUEST = 1
@@ -41,9 +43,9 @@ TCP_CLOSE_WAIT = 8
 TCP_LISTEN = 10
 
 
-def _sockid(local: tuple[str, int], remote: tuple[str, int], family: int) -> bytes:
+def _sockid(local: tuple[str, int], remote: tuple[str, int]) -> bytes:
     def packed(host: str) -> bytes:
-        return socket.inet_pton(family, host).ljust(16, b"\0")
+        return socket.inet_pton(family(host), host).ljust(16, b"\0")
 
     return _SOCKID.pack(
         local[1], remote[1], packed(local[0]), packed(remote[0])
@@ -52,8 +54,8 @@ def _sockid(local: tuple[str, int], remote: tuple[str, int], family: int) -> byt
 
 def tcp_connection(local: tuple[str, int], remote: tuple[str, int]) -> TcpState | None:
     """The socket bound to ``local`` and connected to ``remote``; None if there is none."""
-    family = socket.AF_INET6 if ":" in local[0] else socket.AF_INET
-    body = _REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0xFFFFFFFF) + _sockid(local, remote, family)
+    request = _REQUEST.pack(family(local[0]), socket.IPPROTO_TCP, 0, 0xFFFFFFFF)
+    body = request + _sockid(local, remote)
     header = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, 1, 0)
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
         nl.send(header + body)
@@ -73,10 +75,10 @@ def accept_queue_length(address: tuple[str, int]) -> int | None:
     """Connections completed for the listener on ``address`` and not yet accept()ed; None if
     nothing listens there.
 
-    Asked from no peer in particular (0.0.0.0:0), the lookup finds the listener, for which the
-    kernel reports its accept queue as the receive queue. /proc/net/tcp has it too, but reading
-    that costs milliseconds per thousand sockets, and TIME_WAIT sockets pile up by thousands.
+    Asked from no peer in particular (0.0.0.0:0, or [::]:0), the lookup finds the listener, for
+    which the kernel reports its accept queue as the receive queue. /proc/net/tcp has it too, but
+    reading that costs milliseconds per thousand sockets, and TIME_WAIT sockets pile up by
+    thousands.
     """
-    nobody = ("::", 0) if ":" in address[0] else ("0.0.0.0", 0)
-    found = tcp_connection(address, nobody)
+    found = tcp_connection(address, (wildcard(address[0]), 0))
     return found.rx_queue if found and found.state == TCP_LISTEN else None

@@ -1,6 +1,7 @@
 """Building the programs shipped as source, once per source version, into the user's cache:
-C files with the machine's gcc (the benchmark's load generator and C baseline), Go packages
-with `go build` (the example in examples/go-echo).
+C files with the machine's gcc (the fault interposer, the benchmark's load generator and C
+baseline, the broken C servers of the self-tests), Go packages with `go build` (the example in
+examples/go-echo).
 
 Rules:
 - A binary is named after the hash of everything that decides it (its sources, the flags, for
@@ -23,6 +24,8 @@ import tempfile
 from pathlib import Path
 
 CFLAGS = ("-O2", "-Wall", "-Wextra")
+LIBRARY_FLAGS = ("-shared", "-fPIC")  # a library to load with LD_PRELOAD
+LIBRARY_LIBS = ("-ldl",)
 # -buildvcs=false: stamping git details fails in a checkout owned by another user (root in CI).
 GO_FLAGS = ("-trimpath", "-buildvcs=false")
 
@@ -36,13 +39,18 @@ def cache_dir() -> Path:
     return Path(base) / "echo-conformance"
 
 
-def c_program(source: Path) -> Path:
-    """The binary of the C file ``source``, compiled with gcc (or cc) if not already cached."""
+def c_program(source: Path, library: bool = False) -> Path:
+    """The binary of the C file ``source`` (with ``library``, a shared library), compiled with
+    gcc (or cc) if not already cached. The headers beside it are part of its hash."""
     gcc = shutil.which("gcc") or shutil.which("cc")
     if gcc is None:
         raise BuildUnavailable(f"no C compiler (gcc or cc) on PATH to build {source.name}")
-    digest = _digest(" ".join(CFLAGS).encode(), source.read_bytes())
-    return _cached(f"{source.stem}-{digest}", [gcc, *CFLAGS, "-o", "{out}", str(source)])
+    flags = (*CFLAGS, *LIBRARY_FLAGS) if library else CFLAGS
+    headers = sorted(source.parent.glob("*.h"))
+    digest = _digest(" ".join(flags).encode(), *(p.read_bytes() for p in (source, *headers)))
+    name = f"{source.stem}-{digest}" + (".so" if library else "")
+    libs = LIBRARY_LIBS if library else ()
+    return _cached(name, [gcc, *flags, "-o", "{out}", str(source), *libs])
 
 
 def go_program(package: Path) -> Path:

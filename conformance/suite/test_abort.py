@@ -1,8 +1,9 @@
 """ABORT: a client that vanishes with a reset costs the server that connection only.
 
 The exception path (recv/send raising ECONNRESET or EPIPE) runs against the module's server;
-the hang-up path needs a fresh server with the HUP shim on its PYTHONPATH (see the spec's
-facts about resets), and is N/A where the shim cannot reach the server's readiness API.
+the hang-up path needs a fresh server with the fault interposer rewriting hang-up events (see
+the spec's facts about resets), and is N/A where the interposer cannot reach the server's
+readiness API.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from conformance.harness.checks import (
 from conformance.harness.client import SMALL_WINDOW, abort_with_rst, filler, send_without_reading
 from conformance.harness.server import ServerProcess
 from conformance.harness.storm import run_storm
-from conformance.harness.waiting import DeadlineExceeded, wait_until
+from conformance.native.faults import HANGUP_WAITS, FaultLog, launch_with_faults
 from conformance.plugin import Launcher
 
-SHIM_DIR = Path(__file__).resolve().parents[1] / "hup_shim"
 OWED = 8 << 20
 VICTIMS = 5
 STORM_SESSIONS, STORM_WORKERS, STORM_BUDGET = 2000, 50, 10.0
@@ -67,40 +67,30 @@ def test_reset_with_echo_owed_leaves_others_served(server: ServerProcess) -> Non
         assert_still_serving(server, sentinel)
 
 
-def _launch_with_shim(launch: Launcher, mode: str, log: Path) -> ServerProcess:
-    if not launch.command.python:
-        pytest.skip("N/A: the HUP shim interposes Python's select module only")
-    env = {
-        "PYTHONPATH": str(SHIM_DIR),
-        "ECHO_KIT_HUP_SHIM": mode,
-        "ECHO_KIT_HUP_SHIM_LOG": str(log),
-    }
-    return launch(env=env)
-
-
-def _reset_victims_through_the_shim(server: ServerProcess, log: Path) -> None:
-    """Reset VICTIMS accepted connections; N/A unless the shim turned one into a hang-up."""
+def _reset_victims_through_the_interposer(server: ServerProcess, log: FaultLog) -> None:
+    """Reset VICTIMS accepted connections; N/A unless one of their hang-ups was rewritten."""
     with contextlib.ExitStack() as stack:
         victims = [stack.enter_context(connect_accepted(server)) for _ in range(VICTIMS)]
-        # Having accepted, a server on epoll or poll has waited on it, so the shim logged that.
-        if not log.exists():
-            pytest.skip("N/A: the server waits on neither select.epoll nor select.poll")
+        # Having accepted, a server that waits for readiness has waited, and that was logged.
+        waits = log.waits()
+        if not waits & HANGUP_WAITS:
+            pytest.skip(
+                "N/A: the server waits with no call that reports hang-ups "
+                f"(wait calls seen: {', '.join(sorted(waits)) or 'none'}; select() has no "
+                "hang-up bit, and blocking threads wait in recv())"
+            )
         for victim in victims:
             abort_with_rst(victim)
-    try:
-        wait_until(lambda: "rewrote" in log.read_text(), 2.0, "the HUP shim to fire")
-    except DeadlineExceeded:
-        pytest.skip("N/A: the shim never saw a hang-up event for the reset connections")
+    log.require("hup", "a hang-up event without IN for the reset connections")
 
 
 @pytest.mark.clause("ABORT-4")
 def test_hangup_branch_does_not_crash(launch: Launcher, tmp_path: Path) -> None:
     """ABORT-4: a failure means the HUP/ERR branch raises (seed epoll: KeyError after
     `del conns[fd]`, or ENOTCONN from getpeername)."""
-    log = tmp_path / "shim.log"
-    server = _launch_with_shim(launch, "once", log)
+    server, log = launch_with_faults(launch, "hup=once", tmp_path / "faults.log")
     with connect_accepted(server) as sentinel:
-        _reset_victims_through_the_shim(server, log)
+        _reset_victims_through_the_interposer(server, log)
         assert_still_serving(server, sentinel)
 
 
@@ -108,11 +98,10 @@ def test_hangup_branch_does_not_crash(launch: Launcher, tmp_path: Path) -> None:
 def test_hangup_branch_alone_releases_the_connection(launch: Launcher, tmp_path: Path) -> None:
     """ABORT-5: a failure means the HUP/ERR branch does not close the socket (fd leak, and a
     level-triggered loop that spins on it)."""
-    log = tmp_path / "shim.log"
-    server = _launch_with_shim(launch, "always", log)
+    server, log = launch_with_faults(launch, "hup=always", tmp_path / "faults.log")
     baseline = len(connection_sockets(server))
     with connect_accepted(server) as sentinel:
-        _reset_victims_through_the_shim(server, log)
+        _reset_victims_through_the_interposer(server, log)
         assert_still_serving(server, sentinel)
         wait_connections_back_to(server, baseline + 1)
 

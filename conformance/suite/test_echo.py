@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import random
-import socket
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance.exploration.profiles import suite_settings
-from conformance.harness.checks import assert_still_serving
+from conformance.harness.checks import assert_still_serving, greeted_clients
 from conformance.harness.client import (
     SMALL_WINDOW,
     ClientError,
     abort_with_rst,
+    assert_all_echoed,
     connect,
     echo_round_trip,
     exchange,
@@ -112,11 +112,7 @@ def test_concurrent_clients_get_their_own_bytes(server: ServerProcess) -> None:
     with contextlib.ExitStack() as stack:
         clients = greeted_clients(stack, server, CONCURRENT)
         transcripts = exchange_many(list(zip(clients, PAYLOADS, strict=True)), timeout=10.0)
-    for i, transcript in enumerate(transcripts):
-        try:
-            transcript.assert_echoed()
-        except ClientError as exc:
-            raise ClientError(f"client {i} of {CONCURRENT}: {exc}") from None
+    assert_all_echoed(transcripts)
 
 
 @pytest.mark.clause("ECHO-5")
@@ -136,18 +132,6 @@ def test_clients_found_ready_together_get_their_own_bytes(server: ServerProcess)
             if received != payload:
                 difference = first_difference(payload, received)
                 raise ClientError(f"client {i} of {CONCURRENT}: echo differs: {difference}")
-
-
-def greeted_clients(
-    stack: contextlib.ExitStack, server: ServerProcess, count: int
-) -> list[socket.socket]:
-    """``count`` connections, each greeted with an echo before the next connects, so that what
-    follows does not depend on the listen() backlog (that is ACCEPT-2's business)."""
-    clients = []
-    for _ in range(count):
-        clients.append(stack.enter_context(connect(server.address)))
-        echo_round_trip(clients[-1], b"hello")
-    return clients
 
 
 @pytest.mark.clause("ECHO-6")

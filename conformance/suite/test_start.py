@@ -36,7 +36,7 @@ def test_announces_readiness_then_echoes(launch: Launcher) -> None:
 @pytest.mark.clause("START-2")
 def test_listens_on_the_port_it_is_given(launch: Launcher) -> None:
     """START-2: a failure means --port is ignored or another port is announced."""
-    port = procfs.pick_free_port()
+    port = launch.free_port()
     server = launch(port=port)
     assert server.port == port, f"told to listen on {port}, listens on {server.port}"
     with connect(server.address) as client:
@@ -46,7 +46,7 @@ def test_listens_on_the_port_it_is_given(launch: Launcher) -> None:
 @pytest.mark.clause("START-3")
 def test_restarts_on_the_same_port_despite_time_wait(launch: Launcher) -> None:
     """START-3: a failure means the listener lacks SO_REUSEADDR (bind: address in use)."""
-    first = launch(port=procfs.pick_free_port())
+    first = launch(port=launch.free_port())
     with connect(first.address) as client:
         echo_round_trip(client, b"first instance")
         first.signal(signal.SIGTERM)
@@ -91,7 +91,7 @@ def test_sigint_ends_the_server_promptly(launch: Launcher) -> None:
 def test_sigterm_with_many_clients_then_restart_at_once(launch: Launcher) -> None:
     """START-6: a failure means shutdown takes time per connection (a drain that waits on each
     client in turn), or the port cannot be taken over at once."""
-    first = launch(port=procfs.pick_free_port())
+    first = launch(port=launch.free_port())
     with contextlib.ExitStack() as stack:
         clients = []
         for i in range(MANY_CLIENTS):  # one at a time: the listen backlog is not in question

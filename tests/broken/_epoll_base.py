@@ -6,8 +6,8 @@ The raw-epoll broken servers override one method each: which events to ask for
 Some facts about epoll that these servers lean on:
 
 - A TCP reset is reported as EPOLLIN|EPOLLHUP|EPOLLERR together (plus EPOLLRDHUP when asked),
-  so a loop that tests EPOLLIN first reaches its HUP branch only when a shim (the suite's
-  hup_shim) strips EPOLLIN: spec ABORT-4 and ABORT-5.
+  so a loop that tests EPOLLIN first reaches its HUP branch only when the suite's fault
+  interposer (hup=once|always) strips EPOLLIN: spec ABORT-4 and ABORT-5.
 - EPOLLRDHUP means "the peer sent FIN", and arrives in the same event as the data that
   preceded the FIN: that data is still in the receive queue (spec CLOSE-2).
 - EPOLLHUP and EPOLLERR are always reported, whether asked for or not.

@@ -1,4 +1,5 @@
-"""The raw-epoll base unmodified: it must pass every clause, ABORT-4/5 under the hup_shim too."""
+"""The raw-epoll base unmodified: it must pass every clause, ABORT-4/5 through the
+fault interposer too."""
 
 from _epoll_base import EpollEchoServer, run_epoll
 

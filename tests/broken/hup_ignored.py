@@ -2,7 +2,7 @@
 
 Models a hang-up branch written as "stop watching it" alone: the server survives, but every
 connection that ends there leaks its socket (still referenced in `conns`, so GC cannot close
-it). EPOLLIN is tested first, so only the suite's hup_shim (mode `always`) reaches the branch.
+it). EPOLLIN is tested first, so only the suite's fault interposer (hup=always) reaches the branch.
 """
 
 from _epoll_base import EpollEchoServer, run_epoll

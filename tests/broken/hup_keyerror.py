@@ -2,7 +2,7 @@
 
 Models the seed epoll server's `del conns[fd]` followed by `conns[fd].getpeername()`. EPOLLIN
 is tested first (as in the seed), so the branch runs only for HUP/ERR without IN, which the
-suite's hup_shim produces; then the KeyError ends the server.
+suite's fault interposer produces; then the KeyError ends the server.
 """
 
 from _epoll_base import EpollEchoServer, run_epoll

@@ -7,9 +7,8 @@
  * send() straight back per readable event; only bytes the kernel would not take are copied to
  * the connection, which then stops reading and waits for EPOLLOUT until they are gone
  * (backpressure). EOF is answered with EOF once nothing is owed; errors close the connection.
- * At its descriptor limit it refuses the queued client with a spare descriptor kept for that
- * (close the spare, accept, close, reopen): a level-triggered listener that is never accepted
- * from reports readable forever, and the loop would spin (RES-5).
+ * Out of descriptors, a queued client is accepted with a spare one and closed: left queued, it
+ * would keep the listener ready and the loop spinning (spec RES-5).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -33,6 +32,7 @@ typedef struct {
 
 static conn_t **conns; /* indexed by fd */
 static char buf[CHUNK];
+static int spare_fd; /* given up to refuse a client when accept() fails with EMFILE */
 
 static void fail(const char *what) {
     perror(what);
@@ -89,6 +89,13 @@ static void on_readable(int ep, int fd, conn_t *k) {
     }
 }
 
+static void refuse_one(int lfd) {
+    close(spare_fd);
+    int fd = accept(lfd, NULL, NULL);
+    if (fd >= 0) close(fd);
+    spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static void on_writable(int ep, int fd, conn_t *k) {
     ssize_t left = flush(fd, k);
     if (left < 0) drop(ep, fd);
@@ -104,6 +111,7 @@ int main(int argc, char **argv) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0) fail("getrlimit");
     conns = calloc(rl.rlim_cur, sizeof *conns);
+    spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
     int rc = getaddrinfo(host, port, &hints, &ai);
@@ -124,7 +132,6 @@ int main(int argc, char **argv) {
     printf("LISTENING %s %d\n", host, bport);
     fflush(stdout);
 
-    int spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, events[256];
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
@@ -143,11 +150,7 @@ int main(int argc, char **argv) {
                     struct epoll_event cev = {.events = EPOLLIN, .data.fd = cfd};
                     epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &cev);
                 }
-                if ((errno == EMFILE || errno == ENFILE) && spare >= 0) {
-                    close(spare); /* refuse one queued client: the listener stops being ready */
-                    close(accept(lfd, NULL, NULL));
-                    spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                }
+                if (errno == EMFILE || errno == ENFILE) refuse_one(lfd);
                 continue;
             }
             conn_t *k = conns[fd];

@@ -1,0 +1,1 @@
+"""Verdicts and the reports made of them: terminal grid, JSON, Markdown, HTML, JUnit, baselines."""
