@@ -2,8 +2,9 @@
 
 Exit codes (also in README "CI recipe"):
   0  conformant: every MUST clause passed, or failed only as the baseline expects
-  1  not conformant: a MUST clause failed, a server crashed or timed out, an expected failure
-     now passes, or the baseline has stale or dead entries
+  1  not conformant: a MUST clause failed, a server crashed (in a clause of any level) or
+     timed out, an expected failure now passes, the baseline has stale or dead entries, or,
+     with --strict, a SHOULD clause was not met
   2  the run itself failed: bad arguments, a server that cannot be launched, a harness error
 
 Everything after ``--`` goes to pytest unchanged.
@@ -87,6 +88,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--clause", default="", metavar="IDS", help="ids or areas: ECHO-2,CLOSE")
     p.add_argument("--level", choices=("must", "should"), help="only clauses of this level")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="an unmet SHOULD clause (NON-STRICT) fails the run too, as h2spec's strict mode",
+    )
     p.add_argument("--baseline", metavar="FILE", help="known failures to accept (TOML)")
     p.add_argument(
         "--update-baseline", metavar="FILE", help="write what did not pass to FILE, exit 0"
@@ -132,6 +138,8 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         command.append(f"--server-addr={address}")
     for name in args.name:
         command.append(f"--name={name}")
+    if args.strict:
+        command.append("--strict-should")  # pytest's own --strict is another thing
     for option in ("server_host", "clause", "level", "baseline", "update_baseline"):
         value = getattr(args, option)
         if value:

@@ -6,9 +6,13 @@ Rules this plugin keeps:
 - The suite is parametrized over every server under ``implementations/`` (sorted, id = file
   stem) or, with ``--server-cmd``, over external commands instead; ``--server-host`` puts
   them on another loopback address (``::1``: the whole suite over IPv6).
-- A failed SHOULD clause is reported as NON-STRICT and does not fail the run; a failed MUST
-  clause does. Known failures from expectations files are strict: a pass fails the run.
-- A test that fails while its server has died says CRASHED, with exit status and log tail.
+- A failed SHOULD clause is reported as NON-STRICT and does not fail the run (unless
+  ``--strict-should``); a failed MUST clause does. Known failures from expectations files are
+  strict: a pass fails the run.
+- A test that fails while its server has died is CRASH, with exit status and log tail, whatever
+  the clause's level: a crash is never softened to NON-STRICT, never accepted by a --baseline
+  and never written by --update-baseline (only the bundled servers' own expectations.toml
+  may list one, each saying why).
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ from conformance.harness.server import LaunchError, ServerCommand, ServerProcess
 from conformance.reports import expectations
 from conformance.reports.expectations import Expectation
 from conformance.reports.files import write_reports
-from conformance.reports.report import Report
+from conformance.reports.report import CRASH_EVIDENCE, Report
 from conformance.reports.verdicts import NON_STRICT, render_grid
 
 IMPLEMENTATIONS = Path(__file__).resolve().parents[1] / "implementations"
-# Verdicts an --update-baseline run records as known failures.
-BASELINED = ("FAIL", "CRASH", "TIMEOUT", "NON-STRICT", "XFAIL")
+# Verdicts an --update-baseline run records as known failures: never CRASH.
+BASELINED = ("FAIL", "TIMEOUT", "NON-STRICT", "XFAIL")
 DEFAULT_TIMEOUT = 60.0  # seconds per test, when the run does not configure pytest-timeout
 # What a server under test can make a test raise; anything else is a fault of the kit.
 VIOLATIONS = (AssertionError, pytest.fail.Exception, LaunchError, ConnectionError, TimeoutError)
@@ -43,6 +47,8 @@ VIOLATIONS = (AssertionError, pytest.fail.Exception, LaunchError, ConnectionErro
 # ("Address family not supported by protocol": an AF_INET socket given ::1) or getaddrinfo's
 # EAI_ADDRFAMILY ("Address family for hostname not supported": the seeds' socket(AF_INET)).
 NO_IPV6 = re.compile(r"^.*address family.*$", re.IGNORECASE | re.MULTILINE)
+# Set on a test whose expected failure comes from --baseline: a crash there is still CRASH.
+FROM_BASELINE = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -103,6 +109,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="",
         metavar="FILE",
         help="write every test that did not pass to FILE as a baseline, and accept the run",
+    )
+    group.addoption(
+        "--strict-should",
+        action="store_true",
+        help="an unmet SHOULD clause (NON-STRICT) fails the run, as a MUST clause does "
+        "(python -m conformance --strict)",
     )
     group.addoption(
         "--timeout-multiplier",
@@ -230,7 +242,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"no servers to test: none under {root} (*.py, seed/*.py, c/*.c); "
             "give one with --server-cmd 'CMD {host} {port}'"
         )
-    known = _expectations(config)
+    known, baseline = _expectations(config), _baseline(config)
     wanted = _wanted_clauses(config)
     default_timeout = None if _timeout_configured(config) else pytest.mark.timeout(DEFAULT_TIMEOUT)
     selected, deselected = [], []
@@ -255,6 +267,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         key = (command.name, getattr(item, "originalname", item.name))
         if key in known:
             _expect_failure(item, known[key], cid)
+            item.stash[FROM_BASELINE] = key in baseline
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
@@ -326,18 +339,28 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if not report.failed or call.when == "teardown":
+    # Our wrapper runs after pytest's xfail handling: an expected failure arrives skipped.
+    expected_failure = report.skipped and hasattr(report, "wasxfail") and call.excinfo is not None
+    if call.when == "teardown" or not (report.failed or expected_failure):
         return report
     servers = _servers_of(item)
-    for server in servers:
-        if not server.alive and not server.signalled:
-            report.sections.append(("server crashed", server.crash_report()))
-            report.user_properties.append(("crashed", server.exit_description()))
-            break
-    else:
+    crashed = next((s for s in servers if not s.alive and not s.signalled), None)
+    if crashed is not None:
+        report.sections.append(("server crashed", crashed.crash_report()))
+        evidence = crashed.crash_evidence()
+        if evidence:
+            report.sections.append((CRASH_EVIDENCE, evidence))
+        crash = ("crashed", crashed.exit_description())
+        report.user_properties.append(crash)
+        item.user_properties.append(crash)  # JUnit writes the properties of the teardown report
+        if expected_failure and item.stash.get(FROM_BASELINE, False):
+            # A baseline accepts failures, never a crash (README "Baselines").
+            report.outcome = "failed"
+            del report.wasxfail
+    elif report.failed:
         for server in servers:
             report.sections.append(("server log", server.log_tail()))
-    if call.when != "call" or call.excinfo is None:
+    if not report.failed or call.when != "call" or call.excinfo is None:
         return report
     if not call.excinfo.errisinstance(VIOLATIONS):
         # Reported as ERROR, and never softened to NON-STRICT below.
@@ -345,7 +368,7 @@ def pytest_runtest_makereport(
         return report
     clause = clause_of(item)
     expected_to_fail = item.get_closest_marker("xfail") is not None
-    if clause and clause.level == "SHOULD" and not expected_to_fail:
+    if clause and clause.level == "SHOULD" and not expected_to_fail and crashed is None:
         report.outcome = "skipped"
         report.wasxfail = (
             f"{NON_STRICT}: SHOULD clause {clause.id} not met: {call.excinfo.exconly()}"
@@ -375,19 +398,30 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         document = _report.as_dict(Path(report_dir), commands, problems)
         write_reports(document, Path(report_dir), junit=False)  # pytest's --junitxml writes it
     harness_failed = any(r.verdict == "ERROR" for r in _report.results)
+    crashes = [r for r in _report.results if r.verdict == "CRASH"]
     if update:
         Path(update).write_text(expectations.dump(_known_failures(session.config)))
         _baseline_news.append(f"baseline written to {update}")
+        _baseline_news.extend(
+            f"not baselined: [{r.server}] {r.test} ({r.clause}) crashed the server; "
+            "a baseline never accepts a crash"
+            for r in crashes
+        )
         if not harness_failed:
-            session.exitstatus = pytest.ExitCode.OK
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED if crashes else pytest.ExitCode.OK
         return
     _baseline_news.extend(problems)
+    if session.config.getoption("--strict-should"):
+        _strict_news.extend(_unmet_should_clauses())
+        problems += _strict_news
     if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 # Lines for the terminal summary about the baseline: written there, after the session ends.
 _baseline_news: list[str] = []
+# Lines for the terminal summary about SHOULD clauses that fail the run (--strict-should).
+_strict_news: list[str] = []
 
 
 def _baseline_problems(config: pytest.Config) -> list[str]:
@@ -404,6 +438,16 @@ def _baseline_problems(config: pytest.Config) -> list[str]:
         elif result is not None and result.verdict == "XPASS-STRICT":
             problems.append(f"stale baseline entry {where}: it passes now")
     return problems
+
+
+def _unmet_should_clauses() -> list[str]:
+    """With --strict-should, every NON-STRICT cell fails the run."""
+    return [
+        f"[{server}] SHOULD clause {clause} not met: this fails the run (--strict-should)"
+        for server, cells in _report.verdicts().items()
+        for clause, verdict in cells.items()
+        if verdict == NON_STRICT
+    ]
 
 
 def _known_failures(config: pytest.Config) -> list[Expectation]:
@@ -540,10 +584,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _baseline_news:
-        terminalreporter.section("baseline")
-        for line in _baseline_news:
-            terminalreporter.write_line(line)
+    for title, news in (("baseline", _baseline_news), ("strict", _strict_news)):
+        if news:
+            terminalreporter.section(title)
+            for line in news:
+                terminalreporter.write_line(line)
     verdicts = _report.verdicts()
     if not verdicts:
         return

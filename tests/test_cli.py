@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shlex
 import shutil
 import socket
@@ -22,7 +23,7 @@ import pytest
 from conformance import __version__, spec
 from conformance.bench.targets import c_baseline
 from conformance.cli import CONFORMANT, NOT_CONFORMANT, RUN_FAILED, document_status
-from conformance.harness import waiting
+from conformance.harness import procfs, waiting
 from conformance.native.build import BuildUnavailable, go_program
 from conformance.reports import html as report_html
 from conformance.reports.files import FILES
@@ -30,6 +31,7 @@ from conformance.reports.report import EVIDENCE_CAP, untrusted
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = ROOT / "tests" / "broken"
+ODD = ROOT / "tests" / "odd"
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -118,6 +120,89 @@ def test_crashing_server_exits_1_with_crash_verdict_and_log_tail(tmp_path: Path)
     assert "Traceback" in result["log"] and "exit status 1" in result["log"]
 
 
+# ACCEPT-2 is a SHOULD clause; this server raises when it accepts the burst's 50th client.
+FIFTY = ("--server-cmd", template(ODD / "dies_at_fiftieth_client.py"), "--name", "fifty")
+FIFTY_ARGS = (*FIFTY, "--clause", "ACCEPT-2", "-n", "0")
+BURST_TEST = "test_connect_burst_is_served_promptly"
+
+
+def test_crash_in_a_should_clause_is_crash_and_exits_1_in_every_report(tmp_path: Path) -> None:
+    status, output = run_cli(tmp_path, *FIFTY_ARGS)
+    assert status == NOT_CONFORMANT, output
+    document = report(tmp_path)
+    assert document["verdicts"] == {"fifty": {"ACCEPT-2": "CRASH"}}
+    [result] = document["results"]
+    assert "exit status 1" in result["log"] and not result["reason"]  # no NON-STRICT reason
+    assert "IndexError: connection table full: client 50" in result["crash"]
+    assert re.search(r"^ACCEPT-2 +SHOULD +CRASH$", output, re.MULTILINE), output  # the grid
+    assert "| ACCEPT-2 | SHOULD | CRASH |" in (tmp_path / "report.md").read_text()
+    assert '<td class="v-CRASH">' in (tmp_path / "report.html").read_text()
+    [case] = ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
+    assert case.find("failure") is not None and case.find("skipped") is None
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties == {"clause": "ACCEPT-2", "server": "fifty", "crashed": "exit status 1"}
+
+
+def test_a_baseline_never_accepts_a_crash(tmp_path: Path) -> None:
+    """--update-baseline leaves the crash out and fails; a hand-written entry does not hide it."""
+    baseline = tmp_path / "baseline.toml"
+    status, output = run_cli(tmp_path, *FIFTY_ARGS, "--update-baseline", str(baseline))
+    assert status == NOT_CONFORMANT, output
+    assert BURST_TEST not in baseline.read_text()
+    assert f"not baselined: [fifty] {BURST_TEST} (ACCEPT-2) crashed the server" in output
+    baseline.write_text(f'[fifty]\n{BURST_TEST} = {{ clause = "ACCEPT-2", why = "dies" }}\n')
+    status, output = run_cli(tmp_path, *FIFTY_ARGS, "--baseline", str(baseline))
+    assert status == NOT_CONFORMANT, output
+    assert report(tmp_path)["verdicts"] == {"fifty": {"ACCEPT-2": "CRASH"}}
+
+
+def test_strict_fails_the_run_on_an_unmet_should_clause(tmp_path: Path) -> None:
+    server = template(BROKEN / "tiny_backlog.py")
+    args = ("--server-cmd", server, "--name", "tiny", "--clause", "ACCEPT-2", "-n", "0")
+    status, output = run_cli(tmp_path, *args, "--strict")
+    assert status == NOT_CONFORMANT, output
+    assert report(tmp_path)["verdicts"] == {"tiny": {"ACCEPT-2": "NON-STRICT"}}
+    assert "[tiny] SHOULD clause ACCEPT-2 not met: this fails the run" in output
+
+
+def test_crash_after_heavy_output_shows_its_traceback(tmp_path: Path) -> None:
+    """The traceback went to stderr before the buffered stdout was flushed at exit: the log's
+    last lines are chatter, and the report must still show why the server died."""
+    server = template(ODD / "chatty_then_raises.py")
+    args = ("--server-cmd", server, "--name", "chatty", "--clause", "ECHO-1", "-n", "0")
+    status, output = run_cli(tmp_path, *args)
+    assert status == NOT_CONFORMANT, output
+    [result] = report(tmp_path)["results"]
+    assert result["verdict"] == "CRASH"
+    assert "chatter line 1999" in result["log"] and "RuntimeError" not in result["log"]
+    assert result["crash"].count("Traceback (most recent call last):") == 1
+    assert result["crash"].endswith("| RuntimeError: chatty server gives up")
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Crashes" in markdown and f"\n    {result['crash'].splitlines()[-1]}\n" in markdown
+    assert "RuntimeError: chatty server gives up" in (tmp_path / "report.html").read_text()
+
+
+def test_daemonizing_server_is_named_and_none_of_it_is_left(tmp_path: Path) -> None:
+    server = template(ODD / "daemonizes.py")
+    args = ("--server-cmd", server, "--name", "daemon", "--clause", "ECHO-1", "-n", "0")
+    status, output = run_cli(tmp_path, *args)
+    assert status == RUN_FAILED, output
+    assert "the server detached from its process group (daemonized)" in output
+    [result] = report(tmp_path)["results"]
+    assert result["verdict"] == "ERROR"
+    daemons = [int(pid) for pid in re.findall(r"daemon pid (\d+)", result["evidence"])]
+    assert daemons, result["evidence"]
+    assert not [pid for pid in daemons if running(pid)], "the daemon outlived the run"
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie has exited)."""
+    try:
+        return procfs.stat_fields(Path(f"/proc/{pid}/stat").read_bytes())[0] != b"Z"
+    except OSError:
+        return False
+
+
 def test_server_that_never_listens_exits_2_naming_the_command(tmp_path: Path) -> None:
     server = template(BROKEN / "never_listens.py")
     status, output = run_cli(tmp_path, "--server-cmd", server, "--clause", "ECHO-1", "-n", "0")
@@ -160,6 +245,9 @@ def test_dead_baseline_entry_fails_the_run(tmp_path: Path) -> None:
     status, output = run_cli(tmp_path, *args, "--baseline", str(baseline))
     assert status == NOT_CONFORMANT
     assert "dead baseline entry [mine] test_no_such_thing" in output
+    # Recorded in report.json too: a merge of this report must not call it conformant.
+    [problem] = report(tmp_path)["runs"][0]["problems"]
+    assert problem.startswith("dead baseline entry [mine] test_no_such_thing")
 
 
 def test_running_server_by_address_makes_process_clauses_na(tmp_path: Path) -> None:

@@ -300,3 +300,24 @@ def test_room_for_more_fds_raises_the_soft_limit_and_restores_it() -> None:
         assert resource.getrlimit(resource.RLIMIT_NOFILE) == (low, hard)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (
+            ServerCommand.from_template("s", "srv --listen {host}:{port} -m 'a b'"),
+            "srv --listen {host}:{port} -m 'a b'",
+        ),
+        (
+            ServerCommand.from_template("s", "srv {host} {port}").on("::1"),
+            "srv {host} {port} ({host} = ::1)",
+        ),
+        (ServerCommand.running_at("s", "[::1]:7000"), "running at [::1]:7000"),
+        (ServerCommand.running_at("s", "127.0.0.1:7000"), "running at 127.0.0.1:7000"),
+    ],
+)
+def test_report_shows_each_server_command_as_a_user_would_type_it(
+    command: ServerCommand, shown: str
+) -> None:
+    assert command.shown() == shown

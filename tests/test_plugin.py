@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "conformance" / "suite"
 REFERENCE = ROOT / "implementations" / "selectors_echo.py"
 BROKEN = ROOT / "tests" / "broken"
+ODD = ROOT / "tests" / "odd"
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -76,6 +77,25 @@ def test_should_violation_is_non_strict_and_exits_zero(pytester: pytest.Pytester
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         ["*ACCEPT-2*SHOULD*ns*", "*NON-STRICT: SHOULD clause ACCEPT-2 not met*"]
+    )
+
+
+def test_strict_should_fails_the_run_on_a_non_strict_clause(pytester: pytest.Pytester) -> None:
+    server = template(BROKEN / "tiny_backlog.py")
+    result = run_suite(pytester, "--server-cmd", server, "--clause", "ACCEPT-2", "--strict-should")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["*server1] SHOULD clause ACCEPT-2 not met: this fails the run*", "*ACCEPT-2*SHOULD*ns*"]
+    )
+
+
+def test_crash_in_a_should_clause_is_crash_not_non_strict(pytester: pytest.Pytester) -> None:
+    server = template(ODD / "dies_at_fiftieth_client.py")
+    result = run_suite(pytester, "--server-cmd", server, "--clause", "ACCEPT-2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*CRASHED: the server died (exit status 1)*", "*IndexError*", "*ACCEPT-2*SHOULD*CRASH*"]
     )
 
 

@@ -117,6 +117,25 @@ def group_pids(pgid: int) -> list[int]:
     return sorted(pids, key=lambda pid: pid != pgid)
 
 
+def pids_with_environ(entry: str) -> list[int]:
+    """Live processes whose environment holds ``entry`` ("NAME=value"): a process and every
+    descendant that kept the environment it was given, whatever session or group it moved to."""
+    needle = entry.encode() + b"\0"
+    return sorted(
+        pid
+        for pid, environ in read_each_process("environ")
+        if environ.startswith(needle) or b"\0" + needle in environ
+    )
+
+
+def session_of(pid: int) -> int:
+    """The session id of ``pid`` (0 once it is gone)."""
+    try:
+        return int(stat_fields(Path(f"/proc/{pid}/stat").read_bytes())[3])
+    except OSError:
+        return 0
+
+
 def listeners(pgid: int) -> list[tuple[int, int]]:
     """(pid, port) of every listening socket held by a process of group ``pgid``."""
     listening = listening_inodes()

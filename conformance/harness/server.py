@@ -7,6 +7,10 @@ Rules this module keeps:
   server's process group in /proc/net/tcp; never a probe connection.
 - Every server this module started is stopped (TERM, then KILL) when its owner is done, when
   the test session ends, and, through PR_SET_PDEATHSIG, even when the kit itself is killed.
+- Every process a server starts carries a LINEAGE_VARIABLE unique to that start in its
+  environment, so teardown also ends descendants that left the group (a daemon: fork, the
+  parent exits, the child calls setsid()). One that does so before listening is a launch
+  error that says it daemonized; a cgroup would be stricter, but is not available everywhere.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import shlex
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
-from conformance.harness import addresses, fdlimit, procfs
+from conformance.harness import addresses, crashlog, fdlimit, procfs
 from conformance.harness.waiting import DeadlineExceeded, wait_until
 from conformance.native.build import BuildUnavailable, c_program
 
@@ -40,6 +45,8 @@ BIND_FAILURE = re.compile(rb"address already in use|EADDRINUSE", re.IGNORECASE)
 SHELL_WORD = re.compile(r"[\w@%+=:,./{}\[\]-]+")  # needs no quoting to be shown as one word
 PR_SET_PDEATHSIG = 1
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGKILL)
+LINEAGE_VARIABLE = "ECHO_KIT_SERVER"  # its value names one start of one server
+LOG_SCAN_BYTES = 4 << 20  # how much of a log's end is searched for the crash
 
 _running: set[ServerProcess] = set()
 
@@ -105,10 +112,14 @@ class ServerCommand:
     def shown(self) -> str:
         """How this server is started, for the report: its command template, or its address."""
         if self.address is not None:
-            host, port = self.address
-            return f"running at [{host}]:{port}" if ":" in host else f"running at {host}:{port}"
+            return f"running at {addresses.display(*self.address)}"
         # Quoted only where a shell needs it: {host} and {port} stay readable.
-        return " ".join(a if SHELL_WORD.fullmatch(a) else shlex.quote(a) for a in self.argv)
+        command = " ".join(a if SHELL_WORD.fullmatch(a) else shlex.quote(a) for a in self.argv)
+        return (
+            command
+            if self.host == addresses.IPV4_LOOPBACK
+            else f"{command} ({{host}} = {self.host})"
+        )
 
 
 @dataclass(eq=False)
@@ -126,6 +137,7 @@ class ServerProcess:
     # The server's RLIMIT_NOFILE (soft and hard), set in the child before exec, which works
     # for a server in any language (conformance/harness/fdlimit.py). None: it inherits the kit's.
     fd_limit: int | None = None
+    lineage: str = ""  # LINEAGE_VARIABLE's value in this start's environment
 
     @classmethod
     def attach(cls, command: ServerCommand, log_path: Path) -> ServerProcess:
@@ -184,6 +196,7 @@ class ServerProcess:
         if self.fd_limit is not None:
             fdlimit.check(self.fd_limit, "the server")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.lineage = f"{os.getpid()}-{uuid.uuid4().hex}"
         with open(self.log_path, "wb") as log:
             try:
                 self.popen = subprocess.Popen(
@@ -192,7 +205,7 @@ class ServerProcess:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    env={**os.environ, **self.env},
+                    env={**os.environ, **self.env, LINEAGE_VARIABLE: self.lineage},
                     preexec_fn=functools.partial(_prepare_child, os.getpid(), self.fd_limit),
                 )
             except OSError as exc:
@@ -216,6 +229,12 @@ class ServerProcess:
     def _ready(self) -> bool:
         assert self.popen is not None
         if self.popen.poll() is not None:
+            daemon = self.daemonized()
+            if daemon:
+                raise LaunchError(
+                    f"{daemon}: {shlex.join(self.command.render(self.host, self.requested_port))}"
+                    f"\n{self.log_tail()}"
+                )
             raise LaunchError(
                 f"server exited before listening ({self.exit_description()}): "
                 f"{shlex.join(self.command.render(self.host, self.requested_port))}\n"
@@ -263,7 +282,48 @@ class ServerProcess:
         return f"last {len(tail)} lines of {self.log_path}:\n" + "\n".join(f"  | {t}" for t in tail)
 
     def crash_report(self) -> str:
+        daemon = self.daemonized()
+        if daemon:
+            return f"CRASHED: {daemon}.\n{self.log_tail()}"
         return f"CRASHED: the server died ({self.exit_description()}).\n{self.log_tail()}"
+
+    def daemonized(self) -> str:
+        """What happened if the server's process exited 0 leaving descendants running, or ''.
+
+        A crash is not this: a process that died of an error is CRASH even if a child of it
+        lingers for a moment."""
+        if self.popen is None or self.popen.poll() != 0:
+            return ""
+        left = self.descendants()
+        if not left:
+            return ""
+        detached = [p for p in left if procfs.session_of(p) != self.popen.pid]
+        return (
+            "the server detached from its process group (daemonized); run it in the "
+            "foreground (often a -f, --foreground or --no-daemon option): its process exited "
+            f"(exit status 0) and left {len(left)} running, {len(detached)} in a session of "
+            f"their own (pids {left}, stopped at teardown)"
+        )
+
+    def crash_evidence(self) -> str:
+        """The last traceback, panic or fatal error in the log (crashlog.py), or ''."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - LOG_SCAN_BYTES))
+                text = log.read().decode("utf-8", "backslashreplace")
+        except FileNotFoundError:
+            return ""
+        block = crashlog.last_crash_block(text)
+        if block is None:
+            return ""
+        shown = "\n".join(f"  | {_clip(line)}" for line in block.splitlines())
+        return f"last crash found in {self.log_path}:\n{shown}"
+
+    def descendants(self) -> list[int]:
+        """Live processes this start of the server launched, wherever they moved."""
+        if not self.lineage:
+            return []
+        return procfs.pids_with_environ(f"{LINEAGE_VARIABLE}={self.lineage}")
 
     def signal(self, signum: int) -> None:
         """Signal the server's main process, as a service manager or Ctrl-C would."""
@@ -326,7 +386,21 @@ class ServerProcess:
             self.signal_group(signal.SIGKILL)
             with contextlib.suppress(DeadlineExceeded):
                 wait_until(lambda: not procfs.group_pids(pgid), STOP_TIMEOUT, "group to die")
+        self._kill_descendants()
         _running.discard(self)
+
+    def _kill_descendants(self) -> None:
+        """KILL what left the group (a daemon), again while it forks, until none is left."""
+
+        def none_left() -> bool:
+            left = self.descendants()
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            return not left
+
+        with contextlib.suppress(DeadlineExceeded):
+            wait_until(none_left, STOP_TIMEOUT, "the server's descendants to die")
 
     def restart_if_dead(self) -> None:
         """Start a new instance if an earlier test killed this one, on a fresh log file."""

@@ -67,9 +67,8 @@ def markdown(text: str) -> str:
                     items.append([line.removeprefix(ITEM)])
                 else:  # a continuation line of the item above
                     items[-1].append(line)
-            out.append(
-                "<ul>" + "".join(f"<li>{_inline(' '.join(i))}</li>" for i in items) + "</ul>"
-            )
+            listed = "".join(f"<li>{_inline(' '.join(item))}</li>" for item in items)
+            out.append(f"<ul>{listed}</ul>")
         elif lines:
             out.append(f"<p>{_inline(' '.join(lines))}</p>")
     return "\n".join(out)
@@ -175,8 +174,8 @@ def _details(document: dict[str, Any], clauses: list[dict[str, Any]]) -> list[st
                 out.append(
                     f"<h3>{escape(r['test'])}: {escape(r['verdict'])} ({r['duration']:.2f} s)</h3>"
                 )
-                for label in ("reason", "evidence", "log"):
-                    if r[label]:
+                for label in ("reason", "evidence", "crash", "log"):
+                    if r.get(label):  # "crash" is absent from reports older than it
                         out.append(f"<p>{label}</p><pre>{escape(r[label])}</pre>")
             out.append("</section>")
     return out

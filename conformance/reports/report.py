@@ -32,6 +32,7 @@ from conformance.reports.verdicts import ORDER, totals, verdict_of
 
 SCHEMA = 2
 EVIDENCE_CAP = 4000
+CRASH_EVIDENCE = "crash evidence"  # the report section with the last traceback in the log
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 REPORT_SCHEMA = """\
@@ -52,7 +53,7 @@ REPORT_SCHEMA = """\
                                           CRASH|TIMEOUT|ERROR"}},
   "results": [{"server": "...", "clause": "...", "test": "...", "nodeid": "...",
                "verdict": "...", "duration": 0.12, "reason": "...", "evidence": "...",
-               "log": "..."}],
+               "log": "...", "crash": "..."}],
   "totals": {"PASS": 190, ...}
 }"""
 
@@ -76,6 +77,7 @@ class TestResult:
     reason: str = ""  # why a test was N/A, expected to fail, or NON-STRICT
     evidence: str = ""  # what the test observed: the failure message with the transcript
     log: str = ""  # the server's crash report or log tail
+    crash: str = ""  # a dead server's last traceback, panic or fatal error found in its log
 
 
 def result_of(report: pytest.TestReport) -> TestResult | None:
@@ -104,6 +106,7 @@ def result_of(report: pytest.TestReport) -> TestResult | None:
     result.log = untrusted(
         "\n".join(text for name, text in report.sections if name.startswith("server"))
     )
+    result.crash = untrusted("\n".join(t for n, t in report.sections if n == CRASH_EVIDENCE))
     return result
 
 
@@ -212,6 +215,13 @@ def to_markdown(document: dict[str, Any]) -> str:
                 f"- **{r['server']}** {r['clause']} `{r['test']}`: {r['verdict']} {detail}"
             )
         lines.append("")
+    crashes = [r for r in document["results"] if r["verdict"] == "CRASH" and r.get("crash")]
+    if crashes:
+        lines += ["## Crashes", ""]
+        for r in crashes:
+            lines += [f"**{r['server']}** {r['clause']} `{r['test']}`:", ""]
+            # An indented code block: untrusted lines cannot close it or carry markup.
+            lines += [f"    {line}" for line in r["crash"].splitlines()] + [""]
     lines += ["## Coverage", "", "| clause | tests |", "| --- | --- |"]
     for clause in document["clauses"]:
         tests = ", ".join(f"`{t}`" for t in clause["tests"]) or "(none)"
@@ -225,20 +235,19 @@ def server_origins(document: dict[str, Any]) -> tuple[list[str], list[list[str]]
     runs = origins(document)
     merged = any("source" in run for run in document["runs"])
     headings = ["server", "started by", "host", "started", "kit", "report directory"]
+    fields = ("host", "started", "kit_version", "directory", *(["source"] if merged else []))
     rows = []
     for server in document["servers"]:
         run = runs.get(server, {})
-        fields = ("host", "started", "kit_version", "directory")
-        row = [server, run.get("servers", {}).get(server, "?"), *(run.get(f, "?") for f in fields)]
-        rows.append(row + [run.get("source", "")] if merged else row)
-    return (headings + ["merged from"] if merged else headings), rows
+        started_by = run.get("servers", {}).get(server, "?")
+        rows.append([server, started_by, *(run.get(f, "?") for f in fields)])
+    return [*headings, *(["merged from"] if merged else [])], rows
 
 
 def run_summary(run: dict[str, Any]) -> str:
     """Where and when a run happened, in one line."""
-    where = (
-        f"{run.get('host', '?')} at {run.get('started', '?')}, kit {run.get('kit_version', '?')}"
-    )
+    where = f"{run.get('host', '?')} at {run.get('started', '?')}"
+    where += f", kit {run.get('kit_version', '?')}"
     return where + (f", merged from {run['source']}" if "source" in run else "")
 
 

@@ -52,6 +52,9 @@ ASCII = bytes(0x21 + i % 94 for i in range(256))
 SCALE_STEPS = (1100, 5000)
 BATCH = 100  # connections opened at a time: inside any SOMAXCONN (128 on old kernels)
 FD_MARGIN = 64  # descriptors a server needs besides its connections (the client: a few)
+# A runtime may hold descriptors of its own per connection: Go's io.Copy between two TCP
+# connections splices through a pipe pair from a pool, so each open connection holds three.
+FDS_PER_CONNECTION = 3
 BATCH_DEADLINE = 3.0  # a batch's echoes: a dropped SYN is retried after 1 s, and may make it
 BATCH_STALL = 1.0  # a batch in which nothing moves for this long is not going to make it
 ROUND_DEADLINE = 10.0  # thousands of echoes at once (a thread per connection: a few seconds)
@@ -197,7 +200,7 @@ def test_thousands_of_concurrent_connections_all_echo(launch: Launcher) -> None:
     and FD_SETSIZE), refuses them, or dies."""
     most = SCALE_STEPS[-1]
     with fdlimit.room_for(most + FD_MARGIN), contextlib.ExitStack() as stack:
-        server = launch(fd_limit=most + FD_MARGIN)
+        server = launch(fd_limit=most * FDS_PER_CONNECTION + FD_MARGIN)
         clients: list[socket.socket] = []
         deadline = time.monotonic() + scaled(SCALE_DEADLINE)
         for target in SCALE_STEPS:

@@ -7,7 +7,7 @@ reaches its fd limit after some hundreds of sessions. Where no pipe can be had (
 connection goes without one, so that running out of fds stays RES-4's business; and it raises
 its soft fd limit to the hard limit at start (as Go's runtime does), so that the leak shows as
 growth in every environment, not as exhaustion where the soft limit is 1024. Each connection
-holds three fds while open, so MUX-5's 5064 run out after about 1680 connections.
+holds three fds while open.
 """
 
 import contextlib
