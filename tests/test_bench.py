@@ -8,6 +8,7 @@ generator fails loudly on a wrong echo and on a server that stops serving connec
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -76,6 +77,33 @@ def test_quick_run_measures_the_server_and_the_c_baseline(quick_run: QuickRun) -
             assert sample["bytes_verified"] > 0 and sample["seconds"] > 0, (name, workload)
             assert sample["server_cpu"] > 0, (name, workload)
             assert cell["ratio"]["throughput"] > 0 and cell["ratio"]["cpu"] > 0, (name, workload)
+
+
+def test_quick_run_reads_the_load_average_around_each_workload(quick_run: QuickRun) -> None:
+    """Per workload, not per run: a workload can load the machine by itself."""
+    for cells in quick_run.document["results"].values():
+        for cell in cells.values():
+            (load,) = cell["load"]  # one repetition
+            assert load["before"] >= 0 and load["after"] >= 0
+    assert "| load average |" in quick_run.markdown
+    assert "Load average of the machine before -> after each idle workload" in quick_run.markdown
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
+def test_go_baseline_is_built_and_measured(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "conformance.bench", "--quick", "--only", "go"]
+    run = subprocess.run(
+        [*argv, "--workloads", "rt_1k_c10", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=QUICK_TIMEOUT,
+    )
+    assert run.returncode == 0, run.stderr
+    results = json.loads((tmp_path / "bench.json").read_text())["results"]
+    assert set(results) == {"go", "c_epoll"}
+    cell = results["go"]["rt_1k_c10"]
+    assert cell["errors"] == [] and cell["ratio"]["cpu"] > 0
 
 
 def test_quick_run_has_latency_for_round_trips_only(quick_run: QuickRun) -> None:

@@ -41,6 +41,7 @@ def build(
                 "ratio": stats.ratios(summary, base_summaries.get(workload.name, {})),
                 "samples": [dataclasses.asdict(s) for s in outcome.samples],
                 "errors": outcome.errors,
+                "load": [dataclasses.asdict(load) for load in outcome.load],
             }
     return {
         "meta": {**meta, "baseline": baseline},
@@ -69,6 +70,11 @@ def _ratio(cell: dict[str, Any], which: str) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _load(cell: dict[str, Any]) -> str:
+    """The machine's load average before -> after the workload, one pair per repetition."""
+    return ", ".join(f"{r['before']:.1f}->{r['after']:.1f}" for r in cell.get("load", [])) or "-"
+
+
 def _failure(cell: dict[str, Any]) -> str:
     return f"failed: {cell['errors'][0]}" if cell["errors"] else "no figures"
 
@@ -78,13 +84,13 @@ def _workload_table(document: Document, workload: dict[str, Any]) -> list[str]:
     cost = "server CPU ms/GiB" if bulk else "server CPU us/round trip"
     lines = [
         f"| server | {cost} | round trips/s | MiB/s | p50 us | p99 us | throughput vs baseline "
-        "| CPU vs baseline | client busy |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| CPU vs baseline | client busy | load average |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for name, cells in document["results"].items():
         cell = cells[workload["name"]]
         if not cell["summary"]:
-            lines.append(f"| {name} | {_failure(cell)} |  |  |  |  |  |  |  |")
+            lines.append(f"| {name} | {_failure(cell)} |  |  |  |  |  |  |  | {_load(cell)} |")
             continue
         cost_metric = "cpu_ms_per_gib" if bulk else "cpu_us_per_round_trip"
         lines.append(
@@ -93,7 +99,7 @@ def _workload_table(document: Document, workload: dict[str, Any]) -> list[str]:
             f"| {_spread(cell, 'mib_per_s', spread=bulk)} "
             f"| {_spread(cell, 'p50_us')} | {_spread(cell, 'p99_us')} "
             f"| {_ratio(cell, 'throughput')} | {_ratio(cell, 'cpu')} "
-            f"| {_spread(cell, 'client_busy', 2)} |"
+            f"| {_spread(cell, 'client_busy', 2)} | {_load(cell)} |"
         )
     return lines
 
@@ -117,6 +123,15 @@ def _idle_table(document: Document) -> list[str]:
             for w in sweep
         ]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
+    lines += [
+        "",
+        "Load average of the machine before -> after each idle workload (one pair per repetition):",
+        "",
+        "| server | " + " | ".join(f"{c} idle" for c in counts) + " |",
+        "| --- |" + " --- |" * len(counts),
+    ]
+    for name, cells in document["results"].items():
+        lines.append(f"| {name} | " + " | ".join(_load(cells[w]) for w in sweep) + " |")
     stops = [
         f"- {name} at {w.removeprefix('idle_')} idle: {cells[w]['errors'][0]}"
         for name, cells in document["results"].items()

@@ -11,6 +11,9 @@ Rules this module keeps:
   timed window would be charged to it.
 - A workload that fails is recorded with the client's reason, never raised: select() refusing
   connections past FD_SETSIZE is a finding, not a crash of the benchmark.
+- The machine's load average is read before and after each workload (Load), not only for the
+  whole run: a workload can load the machine by itself (threads_echo's 10010 threads at
+  idle_10000), and a reader must be able to tell that from other work running at the time.
 """
 
 from __future__ import annotations
@@ -44,12 +47,21 @@ class Plan:
     client: Path  # the load generator's binary
 
 
+@dataclass(frozen=True)
+class Load:
+    """The 1-minute load average just before a workload and just after its server settled."""
+
+    before: float
+    after: float
+
+
 @dataclass
 class Outcome:
     """Every repetition of one workload against one target."""
 
     samples: list[Sample] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    load: list[Load] = field(default_factory=list)
 
 
 Results = dict[str, dict[str, Outcome]]
@@ -110,6 +122,7 @@ def _measure_all(server: ServerProcess, plan: Plan, outcomes: dict[str, Outcome]
         if not server.alive:  # a crash is a finding: the rest of this repetition says so
             outcome.errors.append(f"server died earlier: {server.exit_description()}")
             continue
+        before = os.getloadavg()[0]
         try:
             outcome.samples.append(
                 measure(plan.client, server, workload, plan.duration, plan.warmup)
@@ -122,6 +135,7 @@ def _measure_all(server: ServerProcess, plan: Plan, outcomes: dict[str, Outcome]
                 wait_settled(server, settled)
             except LoadError as exc:
                 outcome.errors.append(str(exc))
+        outcome.load.append(Load(before, os.getloadavg()[0]))
 
 
 def run(

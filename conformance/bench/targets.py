@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.harness.server import ServerCommand
-from conformance.native.build import BuildUnavailable, c_program
+from conformance.native.build import BuildUnavailable, c_program, go_program
 
 ROOT = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = ROOT / "implementations"
 NODE_SERVER = ROOT / "examples" / "node-echo.js"  # the kit's Node example, which conforms
+GO_SERVER = ROOT / "examples" / "go-echo"  # Go's net.Listener example, built with go build
 SERVERS = Path(__file__).resolve().parent / "servers"
 C_SOURCES = Path(__file__).resolve().parent / "c"  # built with gcc on first use
 C_BASELINE = "c_epoll"
@@ -70,8 +71,18 @@ def node_baseline() -> Target:
     return Target("node", "baseline", _announcing("node", node, str(NODE_SERVER)))
 
 
+def go_baseline() -> Target:
+    try:
+        binary = go_program(GO_SERVER)
+    except BuildUnavailable as exc:
+        return Target("go", "baseline", None, str(exc))
+    # It prints no ready line: the harness picks its port and waits for the LISTEN socket.
+    argv = (str(binary), "--host", "{host}", "--port", "{port}")
+    return Target("go", "baseline", ServerCommand("go", argv))
+
+
 def baselines() -> list[Target]:
-    return [c_baseline(), uvloop_baseline(), node_baseline()]
+    return [c_baseline(), uvloop_baseline(), node_baseline(), go_baseline()]
 
 
 def custom(templates: list[str], names: list[str]) -> list[Target]:
