@@ -199,6 +199,10 @@ for _server, _clauses in FAULTS_ALSO_BROKEN.items():
 # Clauses a server fails in some runs only, because the suite cannot pin the server's timing.
 # Each is a real defect of that server; the reason says why it does not always show.
 MAY_ALSO_FAIL: dict[str, dict[str, str]] = {
+    # RES-3 opens its idle connection right after aborted sessions: when the echo to an aborted
+    # one fails only then, the server drops the idle connection with it (whether it does depends
+    # on when the reset arrives).
+    "closes_all_on_send_error": {"RES-3": "a late send error on an aborted session closes it"},
     # Their HUP branch is reached now and then without the interposer too, during RES-2's 50 resets
     # (seen in about one run in four). The mechanism is not pinned down; most likely the
     # loop's own interest mask lacks EPOLLIN at that moment, so HUP/ERR arrives alone.

@@ -28,6 +28,15 @@ def assert_alive(server: ServerProcess) -> None:
         raise ClientError(server.crash_report())
 
 
+def assert_not_dying(server: ServerProcess) -> None:
+    """After a client saw the server stop answering: CRASH if the server is dying.
+
+    A crashing server's sockets may close (a client sees EOF or a reset) while the process is
+    still printing its traceback or finalizing, so it is given a moment to be seen dead."""
+    server.wait_exit(DYING_GRACE)
+    assert_alive(server)
+
+
 def assert_still_serving(server: ServerProcess, sentinel: socket.socket) -> None:
     """The sentinel still echoes, twice, and a newcomer is served.
 
@@ -38,10 +47,7 @@ def assert_still_serving(server: ServerProcess, sentinel: socket.socket) -> None
         try:
             echo_round_trip(sentinel, attempt)
         except ClientError as exc:
-            # The sentinel may see the server's sockets close while the interpreter is still
-            # printing its traceback: give a dying server a moment to be seen dead.
-            server.wait_exit(DYING_GRACE)
-            assert_alive(server)
+            assert_not_dying(server)
             raise ClientError(f"the sentinel connection stopped echoing: {exc}") from None
     with connect(server.address) as newcomer:
         echo_round_trip(newcomer, b"newcomer")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.harness.checks import assert_alive, cpu_share, open_fds
+from conformance.harness.checks import assert_alive, assert_not_dying, cpu_share, open_fds
 from conformance.harness.client import ClientError, connect, connect_nonblocking, echo_round_trip
 from conformance.harness.server import ServerProcess
 from conformance.harness.sockdiag import accept_queue_length
@@ -87,7 +87,7 @@ def test_fd_exhaustion_leaves_the_server_serving(launch: Launcher) -> None:
                 try:
                     echo_round_trip(client, f"first {i}, again {attempt}".encode())
                 except ClientError as exc:
-                    assert_alive(server)
+                    assert_not_dying(server)
                     raise ClientError(
                         f"at its fd limit the server stopped echoing to client {i}, which it "
                         f"had served before: {exc}"
