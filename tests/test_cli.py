@@ -6,6 +6,7 @@ inline stub) and reads its exit status, its output and the reports it wrote.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -250,16 +252,23 @@ def test_dead_baseline_entry_fails_the_run(tmp_path: Path) -> None:
     assert problem.startswith("dead baseline entry [mine] test_no_such_thing")
 
 
-def test_running_server_by_address_makes_process_clauses_na(tmp_path: Path) -> None:
-    command = [sys.executable, str(ROOT / "implementations" / "epoll_echo.py"), "--port", "0"]
+@contextlib.contextmanager
+def server_started_by_hand(host: str) -> Iterator[str]:
+    """The port of a reference server started outside the kit on ``host``, as a user would."""
+    server = ROOT / "implementations" / "epoll_echo.py"
+    command = [sys.executable, str(server), "--host", host, "--port", "0"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as running:
         try:
             assert running.stdout is not None
-            port = running.stdout.readline().split()[2]
-            args = ("--server-addr", f"127.0.0.1:{port}", "--clause", "ECHO-1,RES-1", "-n", "0")
-            status, output = run_cli(tmp_path, *args)
+            yield running.stdout.readline().split()[2]
         finally:
             running.terminate()
+
+
+def test_running_server_by_address_makes_process_clauses_na(tmp_path: Path) -> None:
+    with server_started_by_hand("127.0.0.1") as port:
+        args = ("--server-addr", f"127.0.0.1:{port}", "--clause", "ECHO-1,RES-1", "-n", "0")
+        status, output = run_cli(tmp_path, *args)
     assert status == CONFORMANT, output
     results = {r["clause"]: r for r in report(tmp_path)["results"]}
     assert results["ECHO-1"]["verdict"] == "PASS"

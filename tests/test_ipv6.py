@@ -9,8 +9,6 @@ addresses are read and refused. The whole suite over ::1 runs in tox's conforman
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ import pytest
 from conformance.cli import CONFORMANT, RUN_FAILED
 from conformance.harness import addresses, procfs, sockdiag
 from conformance.harness.addresses import IPV6_LOOPBACK
-from tests.test_cli import ROOT, report, run_cli, template
+from tests.test_cli import ROOT, report, run_cli, server_started_by_hand, template
 
 NO_IPV6 = addresses.cannot_bind(IPV6_LOOPBACK)
 needs_ipv6 = pytest.mark.skipif(NO_IPV6 is not None, reason=NO_IPV6 or "")
@@ -107,16 +105,9 @@ def test_reference_servers_pass_over_ipv6_and_an_ipv4_only_seed_is_na(tmp_path: 
 
 @needs_ipv6
 def test_running_server_on_ipv6_by_address_in_brackets(tmp_path: Path) -> None:
-    server = ROOT / "implementations" / "epoll_echo.py"
-    command = [sys.executable, str(server), "--host", IPV6_LOOPBACK, "--port", "0"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as running:
-        try:
-            assert running.stdout is not None
-            port = running.stdout.readline().split()[2]
-            args = ("--server-addr", f"[::1]:{port}", "--clause", "ECHO-1,CLOSE-1,RES-1", "-n", "0")
-            status, output = run_cli(tmp_path, *args)
-        finally:
-            running.terminate()
+    with server_started_by_hand(IPV6_LOOPBACK) as port:
+        args = ("--server-addr", f"[::1]:{port}", "--clause", "ECHO-1,CLOSE-1,RES-1", "-n", "0")
+        status, output = run_cli(tmp_path, *args)
     assert status == CONFORMANT, output
     verdicts = report(tmp_path)["verdicts"]["server1"]
     assert verdicts == {"ECHO-1": "PASS", "CLOSE-1": "PASS", "RES-1": "N/A"}
