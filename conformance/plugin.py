@@ -135,6 +135,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write report.json, report.md and report.html to DIR",
     )
     group.addoption(
+        "--spread-heavy",
+        action="store_true",
+        help="with -n and --dist loadgroup, let the heavy tests (CPU sampling, memory, thousands "
+        "of connections) of different servers run at once; by default they share one worker",
+    )
+    group.addoption(
         "--implementations",
         default=str(IMPLEMENTATIONS),
         metavar="DIR",
@@ -227,6 +233,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(
             "server_command", commands, ids=[c.name for c in commands], scope="module"
         )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadgroup: the suite's work units are a module's tests against one server, and
+    the heavy tests together (conformance/scheduling.py says why not xdist's own rule)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from conformance.scheduling import SuiteScheduling  # imports xdist, which is optional here
+
+    return SuiteScheduling(config, log)
 
 
 def clause_of(item: pytest.Item) -> spec.Clause | None:

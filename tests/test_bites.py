@@ -307,12 +307,12 @@ def suite_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """
     out = tmp_path_factory.mktemp("bites")
     command = [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider"]
-    # loadscope: a module's tests run in order on one worker, so a server that a defect
-    # breaks for good (forgets_listener) meets the same tests in the same state every run.
     command += ["--implementations", str(BROKEN), "-k", "not never_listens"]
-    # Four workers on two cores: most of the run is waiting on deadlines of servers that do
-    # not answer (measured: 17.8 min with four, 24.5 with two, the same verdicts).
-    command += ["-n", "4", "--dist", "loadscope"]
+    # loadgroup: a module's tests against one server run in order on one worker, so a server
+    # that a defect breaks for good (forgets_listener) meets the same tests in the same state
+    # every run. Four workers on two cores, heavy tests included: most of the run is waiting on
+    # deadlines of servers that do not answer.
+    command += ["-n", "4", "--dist", "loadgroup", "--spread-heavy"]
     command += [f"--report-dir={out}"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1700)
     assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout[-3000:]
