@@ -145,8 +145,9 @@ def pytest_arguments(args: argparse.Namespace) -> list[str]:
         if value:
             command.append(f"--{option.replace('_', '-')}={value}")
     if args.workers not in ("0", "1"):
-        # loadgroup: the tests marked xdist_group("heavy") (CPU sampling, RSS, thousands of
-        # connections) share one worker, so that they never starve each other.
+        # loadgroup, with the plugin's work units (conformance/scheduling.py): a module's tests
+        # against one server on one worker, and the heavy tests (CPU sampling, RSS, thousands
+        # of connections) together, so that they never starve each other.
         command += ["-n", args.workers, "--dist", "loadgroup"]
     extra: list[str] = args.pytest_args
     return command + extra

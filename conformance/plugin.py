@@ -13,6 +13,8 @@ Rules this plugin keeps:
   the clause's level: a crash is never softened to NON-STRICT, never accepted by a --baseline
   and never written by --update-baseline (only the bundled servers' own expectations.toml
   may list one, each saying why).
+- Under ``-n`` with ``--dist loadgroup`` (the CLI's), a module's tests against one server run
+  on one worker, and the heavy tests all on one (``conformance/scheduling.py``).
 """
 
 from __future__ import annotations
