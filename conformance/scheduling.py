@@ -33,8 +33,8 @@ def work_unit(nodeid: str, *, spread_heavy: bool = False) -> str | None:
         nodeid = nodeid.rpartition("@")[0]
     path, _, tail = nodeid.partition("::")
     name, _, params = tail.partition("[")
-    module = PurePosixPath(path)
-    if module.parent.name != "suite" or not module.name.startswith("test_") or not params:
+    module, server = PurePosixPath(path), params.removesuffix("]")
+    if module.parent.name != "suite" or not module.name.startswith("test_") or not server:
         return None
     try:
         function = getattr(importlib.import_module(f"{SUITE_PACKAGE}.{module.stem}"), name)
@@ -43,7 +43,7 @@ def work_unit(nodeid: str, *, spread_heavy: bool = False) -> str | None:
     groups = {m.args[0] for m in getattr(function, "pytestmark", []) if m.name == "xdist_group"}
     if HEAVY in groups and not spread_heavy:
         return HEAVY
-    return f"{module.name}[{params}"
+    return f"{module.name}[{server}]"
 
 
 class SuiteScheduling(LoadGroupScheduling):  # type: ignore[misc]  # xdist is untyped
