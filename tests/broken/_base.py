@@ -112,6 +112,7 @@ class EchoServer:
         try:
             data = conn.recv(RECV_SIZE)
         except BlockingIOError:
+            self.on_nothing_to_read(conn)
             return
         except OSError as exc:
             self.on_recv_error(conn, exc)
@@ -120,6 +121,10 @@ class EchoServer:
             self.on_data(conn, data)
         else:
             self.on_eof(conn)
+
+    def on_nothing_to_read(self, conn: socket.socket) -> None:
+        """Hook: recv() met EAGAIN. A readiness report is a hint, not a promise (a spurious
+        wake-up): nothing now, the next report will come."""
 
     def on_data(self, conn: socket.socket, data: bytes) -> None:
         self.buffer_of(conn).extend(self.transform(data))

@@ -7,22 +7,12 @@ consumed by another reader first), and this server ends a live connection on one
 
 import socket
 
-from _base import RECV_SIZE, EchoServer, run
+from _base import EchoServer, run
 
 
 class BlockingAsEof(EchoServer):
-    def receive(self, conn: socket.socket) -> None:
-        try:
-            data = conn.recv(RECV_SIZE)
-        except BlockingIOError:
-            data = b""  # the defect: "nothing now" taken for "nothing ever"
-        except OSError as exc:
-            self.on_recv_error(conn, exc)
-            return
-        if data:
-            self.on_data(conn, data)
-        else:
-            self.on_eof(conn)
+    def on_nothing_to_read(self, conn: socket.socket) -> None:
+        self.on_eof(conn)  # the defect: "nothing now" taken for "nothing ever"
 
 
 if __name__ == "__main__":
